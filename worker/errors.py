@@ -1,0 +1,108 @@
+"""The error taxonomy: one meaning per branch, decided at one boundary.
+
+::
+
+    DeliveryError                 anything the pipeline knows how to handle
+    ├── Retryable                 transient: 5xx, timeouts, network errors, unknown codes
+    │   └── RateLimited           TikTok 40100: slow the destination's bucket down
+    ├── Invalid                   TikTok 40002: the payload is wrong; bisect the batch
+    ├── AuthFailed                TikTok 40001 / 40105: pause the destination
+    └── Dropped                   policy outcome: never retried, counted by reason
+    ConfigError                   bad settings or usage; the CLI exits 2 with one line
+
+The TikTok client (``worker.tiktok``) is the only place that turns httpx exceptions, HTTP
+statuses and TikTok's JSON ``code`` into these. Anything else (a ``KeyError``) is a bug and is
+not retried. No message here ever carries an access token.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthFailed",
+    "ConfigError",
+    "DeliveryError",
+    "Dropped",
+    "Invalid",
+    "RateLimited",
+    "Retryable",
+]
+
+
+class ConfigError(Exception):
+    """Settings or command-line usage that cannot work; the message names the field."""
+
+
+class DeliveryError(Exception):
+    """Base of every outcome of a delivery attempt that is not success."""
+
+    #: short category name, as stored in dead-letter entries and counters
+    category = "error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        code: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.http_status = http_status
+        self.code = code
+        self.request_id = request_id
+
+
+class Retryable(DeliveryError):
+    """Worth trying again later; ``retry_after`` is a hint in seconds, if the cause gave one."""
+
+    category = "retryable"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        http_status: int | None = None,
+        code: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, http_status=http_status, code=code, request_id=request_id)
+        self.retry_after = retry_after
+
+
+class RateLimited(Retryable):
+    """TikTok said 40100: too many requests for this token or pixel."""
+
+    category = "rate_limited"
+
+
+class Invalid(DeliveryError):
+    """TikTok refused the request as invalid (40002); the same body will never succeed."""
+
+    category = "invalid"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        event_index: int | None = None,
+        http_status: int | None = None,
+        code: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, http_status=http_status, code=code, request_id=request_id)
+        #: the index in ``data[]`` TikTok named as the culprit, when it named one
+        self.event_index = event_index
+
+
+class AuthFailed(DeliveryError):
+    """The token is wrong, revoked (40105) or lacks permission on the pixel (40001)."""
+
+    category = "auth"
+
+
+class Dropped(DeliveryError):
+    """A policy outcome (too old, feature off): counted, never sent, never retried."""
+
+    category = "dropped"

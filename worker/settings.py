@@ -1,0 +1,401 @@
+"""The one settings object, read once from the environment and passed down.
+
+No other module reads ``os.environ``. Tests build :class:`Settings` with keyword arguments
+(field names or their environment aliases both work).
+
+Destinations come from two places, merged:
+
+* the ``default`` destination, from ``TIKTOK_PIXEL_CODE`` / ``TIKTOK_ACCESS_TOKEN`` /
+  ``TIKTOK_TEST_EVENT_CODE``;
+* a YAML or JSON file named by ``MASIVO_TIKTOK_DESTINATIONS`` (``destinations: [...]``).
+
+Every validation error names the destination and the field, and never the value: an access
+token must not reach an error message, a log line or Sentry.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from transforms.options import DEFAULT_MAX_EVENT_AGE_S, Features, TransformOptions
+from worker.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_DESTINATION",
+    "Destination",
+    "FeatureSwitches",
+    "Settings",
+    "load_settings",
+    "parse_destinations",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DESTINATION = "default"
+TIKTOK_API_BASE_URL = "https://business-api.tiktok.com"
+PIXEL_CODE_RE = re.compile(r"^[0-9A-Z]{20}$")
+DESTINATION_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class FeatureSwitches(BaseModel):
+    """Which kinds of event this destination sends (all on by default)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    events: bool = Field(True, description="ClickButton, Search, Contact, ... and custom events")
+    conversions: bool = Field(True, description="ViewContent, AddToCart, ... conversions")
+    purchases: bool = Field(True, description="CompletePayment / Purchase, fulfilled only")
+    audiences: bool = Field(True, description="AudienceUpdated / AudienceRemoved")
+    customer_tags: bool = Field(True, description="customer-tag events")
+
+
+class Destination(BaseModel):
+    """One brand's TikTok pixel and how to deliver to it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(description="unique name of the destination, used in every command")
+    pixel_code: str = Field(description="TikTok pixel code: 20 upper-case letters and digits")
+    access_token: SecretStr = Field(description="Events API access token; never printed")
+    test_event_code: str | None = Field(None, description="sends to TikTok's Test Events view")
+    rate_limit: float | None = Field(
+        None, gt=0, description="events/s for this pixel; default TIKTOK_RATE_LIMIT"
+    )
+    rate_limit_group: str | None = Field(
+        None, description="destinations sharing one token bucket (e.g. one access token)"
+    )
+    default_currency: str | None = Field(None, description="ISO-4217 code when events have none")
+    phone_region: str | None = Field(None, description="ISO-3166 region for local phone numbers")
+    max_event_age_days: float = Field(
+        DEFAULT_MAX_EVENT_AGE_S / 86400, gt=0, description="older events are dropped (too_old)"
+    )
+    features: FeatureSwitches = Field(default_factory=FeatureSwitches)
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, value: str) -> str:
+        if not DESTINATION_ID_RE.match(value):
+            raise ValueError("must be 1-64 letters, digits, '_', '.' or '-'")
+        return value
+
+    @field_validator("pixel_code")
+    @classmethod
+    def _pixel_shape(cls, value: str) -> str:
+        value = value.strip()
+        if not PIXEL_CODE_RE.match(value):
+            raise ValueError("must be 20 upper-case letters and digits (e.g. C9XXXXXXXXXXXXXXXXXX)")
+        return value
+
+    @field_validator("access_token")
+    @classmethod
+    def _token_present(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("is required")
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("default_currency")
+    @classmethod
+    def _currency_shape(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().upper()
+        if not re.fullmatch(r"[A-Z]{3}", value):
+            raise ValueError("must be a three-letter ISO-4217 code")
+        return value
+
+    @field_validator("phone_region")
+    @classmethod
+    def _region_shape(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().upper()
+        if not re.fullmatch(r"[A-Z]{2}", value):
+            raise ValueError("must be a two-letter ISO-3166 region")
+        return value
+
+    @property
+    def bucket_name(self) -> str:
+        """The token bucket this destination draws from (its group, else itself)."""
+        return self.rate_limit_group or self.id
+
+    def transform_options(self) -> TransformOptions:
+        f = self.features
+        return TransformOptions(
+            destination_id=self.id,
+            default_currency=self.default_currency,
+            phone_region=self.phone_region,
+            max_event_age_s=int(self.max_event_age_days * 86400),
+            features=Features(
+                events=f.events,
+                conversions=f.conversions,
+                purchases=f.purchases,
+                audiences=f.audiences,
+                customer_tags=f.customer_tags,
+            ),
+        )
+
+
+def _describe(error: ValidationError, where: str) -> str:
+    """One line per problem, naming the field and never echoing the input value."""
+    parts = []
+    for item in error.errors(include_input=False, include_url=False):
+        loc = ".".join(str(p) for p in item["loc"]) or "(root)"
+        msg = str(item["msg"]).removeprefix("Value error, ")
+        parts.append(f"{where}: {loc}: {msg}")
+    return "; ".join(parts)
+
+
+def parse_destinations(raw: Any, source: str, defaults: dict[str, Any]) -> list[Destination]:
+    """Validate the ``destinations`` list of a destinations file (already decoded)."""
+    if isinstance(raw, dict):
+        raw = raw.get("destinations")
+    if not isinstance(raw, list):
+        raise ConfigError(f"{source}: expected a top-level 'destinations' list")
+    out: list[Destination] = []
+    for index, item in enumerate(raw):
+        name = item.get("id") if isinstance(item, dict) else None
+        where = f"{source}: destination {name!r}" if name else f"{source}: destinations[{index}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{where}: expected a mapping")
+        try:
+            out.append(Destination(**{**defaults, **item}))
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc, where)) from None
+    return out
+
+
+class Settings(BaseSettings):
+    """Everything the worker, the CLI and the emulator read from the environment."""
+
+    model_config = SettingsConfigDict(
+        populate_by_name=True, extra="ignore", case_sensitive=False, frozen=True
+    )
+
+    redis_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("redis_url", "REDIS_URL"),
+        description="Redis for broker and data; unset: an embedded Redis in data_dir",
+    )
+    tiktok_pixel_code: str | None = Field(
+        None, validation_alias=AliasChoices("tiktok_pixel_code", "TIKTOK_PIXEL_CODE")
+    )
+    tiktok_access_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("tiktok_access_token", "TIKTOK_ACCESS_TOKEN")
+    )
+    tiktok_test_event_code: str | None = Field(
+        None, validation_alias=AliasChoices("tiktok_test_event_code", "TIKTOK_TEST_EVENT_CODE")
+    )
+    destinations_file: Path | None = Field(
+        None,
+        validation_alias=AliasChoices("destinations_file", "MASIVO_TIKTOK_DESTINATIONS"),
+        description="YAML or JSON file listing many destinations",
+    )
+    api_base_url: str = Field(
+        TIKTOK_API_BASE_URL,
+        validation_alias=AliasChoices("api_base_url", "TIKTOK_API_BASE_URL"),
+        description="TikTok Business API host; the emulator's address in tests",
+    )
+    rate_limit: float = Field(
+        1000.0,
+        ge=0,
+        validation_alias=AliasChoices("rate_limit", "TIKTOK_RATE_LIMIT"),
+        description="default events/s per destination bucket (0 = unlimited)",
+    )
+    sentry_dsn: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("sentry_dsn", "SENTRY_DSN")
+    )
+    data_dir: Path = Field(
+        Path(".masivo-tiktok"),
+        validation_alias=AliasChoices("data_dir", "MASIVO_TIKTOK_DATA_DIR"),
+        description="where the embedded Redis keeps its AOF and socket",
+    )
+    batch_size: int = Field(
+        1000,
+        ge=1,
+        le=1000,
+        validation_alias=AliasChoices("batch_size", "MASIVO_TIKTOK_BATCH_SIZE"),
+        description="events per TikTok request (TikTok's maximum is 1000)",
+    )
+    linger_s: float = Field(
+        0.5,
+        ge=0,
+        le=10,
+        validation_alias=AliasChoices("linger_s", "MASIVO_TIKTOK_LINGER"),
+        description="how long a partial batch may wait for company before it is sent",
+    )
+    burst: int | None = Field(
+        None,
+        ge=1,
+        validation_alias=AliasChoices("burst", "MASIVO_TIKTOK_BURST"),
+        description="token bucket capacity; default max(batch_size, rate_limit)",
+    )
+    max_attempts: int = Field(
+        8,
+        ge=1,
+        validation_alias=AliasChoices("max_attempts", "MASIVO_TIKTOK_MAX_ATTEMPTS"),
+        description="delivery attempts of a batch before it is dead-lettered",
+    )
+    max_retry_age_s: float = Field(
+        6 * 3600,
+        gt=0,
+        validation_alias=AliasChoices("max_retry_age_s", "MASIVO_TIKTOK_MAX_RETRY_AGE"),
+        description="seconds after the first failure after which a batch is dead-lettered",
+    )
+    retry_base_s: float = Field(
+        1.0,
+        gt=0,
+        validation_alias=AliasChoices("retry_base_s", "MASIVO_TIKTOK_RETRY_BASE"),
+        description="first backoff; doubles per attempt with full jitter",
+    )
+    retry_max_s: float = Field(
+        300.0,
+        gt=0,
+        validation_alias=AliasChoices("retry_max_s", "MASIVO_TIKTOK_RETRY_MAX"),
+        description="longest backoff between attempts",
+    )
+    lease_s: float = Field(
+        60.0,
+        gt=0,
+        validation_alias=AliasChoices("lease_s", "MASIVO_TIKTOK_LEASE"),
+        description="a claimed batch not finished by then is put back by recovery",
+    )
+    http_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        validation_alias=AliasChoices("http_timeout_s", "MASIVO_TIKTOK_HTTP_TIMEOUT"),
+        description="read timeout of a TikTok request",
+    )
+    dlq_max_entries: int = Field(
+        100_000,
+        ge=100,
+        validation_alias=AliasChoices("dlq_max_entries", "MASIVO_TIKTOK_DLQ_MAX"),
+        description="the dead-letter stream is trimmed to about this many entries",
+    )
+    auth_probe_s: float = Field(
+        60.0,
+        gt=0,
+        validation_alias=AliasChoices("auth_probe_s", "MASIVO_TIKTOK_AUTH_PROBE"),
+        description="how often a paused destination's token is probed",
+    )
+    dlq_replay_s: float = Field(
+        600.0,
+        gt=0,
+        validation_alias=AliasChoices("dlq_replay_s", "MASIVO_TIKTOK_DLQ_REPLAY"),
+        description="how often beat replays the retryable dead-letter categories",
+    )
+    recover_s: float = Field(
+        15.0,
+        gt=0,
+        validation_alias=AliasChoices("recover_s", "MASIVO_TIKTOK_RECOVER"),
+        description="how often beat recovers expired leases and due retries",
+    )
+    ingest_chunk_size: int = Field(
+        500,
+        ge=1,
+        le=10_000,
+        validation_alias=AliasChoices("ingest_chunk_size", "MASIVO_TIKTOK_CHUNK"),
+        description="raw events per ingest task message",
+    )
+    partner_name: str = Field(
+        "Masivo",
+        validation_alias=AliasChoices("partner_name", "MASIVO_TIKTOK_PARTNER_NAME"),
+        description="partner_name sent to TikTok",
+    )
+
+    @cached_property
+    def destinations(self) -> dict[str, Destination]:
+        """Every configured destination by id (validated once, on first use)."""
+        found: list[Destination] = []
+        if self.tiktok_pixel_code or self.tiktok_access_token:
+            token = self.tiktok_access_token
+            try:
+                found.append(
+                    Destination(
+                        id=DEFAULT_DESTINATION,
+                        pixel_code=self.tiktok_pixel_code or "",
+                        access_token=token or SecretStr(""),
+                        test_event_code=self.tiktok_test_event_code or None,
+                    )
+                )
+            except ValidationError as exc:
+                msg = _describe(exc, "environment: destination 'default'")
+                msg = msg.replace("pixel_code", "TIKTOK_PIXEL_CODE").replace(
+                    "access_token", "TIKTOK_ACCESS_TOKEN"
+                )
+                raise ConfigError(msg) from None
+        if self.destinations_file is not None:
+            found.extend(self._read_file(self.destinations_file))
+        by_id: dict[str, Destination] = {}
+        for dest in found:
+            if dest.id in by_id:
+                raise ConfigError(f"destination {dest.id!r}: id is defined twice")
+            if not dest.pixel_code.startswith("C9"):
+                log.warning(
+                    "destination %r: pixel code does not start with C9; TikTok issues other "
+                    "prefixes too, so it is used as given",
+                    dest.id,
+                )
+            by_id[dest.id] = dest
+        return by_id
+
+    def _read_file(self, path: Path) -> list[Destination]:
+        source = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(
+                f"MASIVO_TIKTOK_DESTINATIONS: cannot read {source}: {exc.strerror}"
+            ) from None
+        try:
+            raw = yaml.safe_load(text)  # YAML is a superset of JSON
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(f"{source}: not valid YAML or JSON{where}") from None
+        return parse_destinations(raw, source, {})
+
+    def destination(self, dest_id: str) -> Destination:
+        try:
+            return self.destinations[dest_id]
+        except KeyError:
+            known = ", ".join(sorted(self.destinations)) or "none configured"
+            raise ConfigError(f"unknown destination {dest_id!r} (known: {known})") from None
+
+    def transform_options(self, dest_id: str = DEFAULT_DESTINATION) -> TransformOptions:
+        """Options for previewing transforms; works with no destination configured."""
+        if dest_id == DEFAULT_DESTINATION and dest_id not in self.destinations:
+            return TransformOptions(destination_id=DEFAULT_DESTINATION)
+        return self.destination(dest_id).transform_options()
+
+    def rate_for(self, dest: Destination) -> float:
+        return dest.rate_limit if dest.rate_limit is not None else self.rate_limit
+
+    def burst_for(self, dest: Destination) -> int:
+        rate = self.rate_for(dest)
+        return self.burst or max(self.batch_size, int(rate))
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the environment; configuration errors become one clear :class:`ConfigError`."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, "settings")) from None
+    _ = settings.destinations  # validate now, not on first use
+    return settings

@@ -1,0 +1,184 @@
+"""The TikTok Events API client: the one boundary where foreign errors become ours.
+
+TikTok answers API errors with HTTP 200 and a non-zero JSON ``code`` (API notes §6), so
+success is HTTP 2xx **and** ``code == 0``. Everything else is translated here, and only here,
+into the taxonomy of :mod:`worker.errors`:
+
+=============================  ====================================================
+what came back                 raised
+=============================  ====================================================
+2xx + code 0 (or 20001)        nothing: :class:`Accepted` is returned
+code 40100, HTTP 429           :class:`~worker.errors.RateLimited`
+HTTP 5xx, 408, timeouts,       :class:`~worker.errors.Retryable`
+network errors, unknown codes
+code 40002                     :class:`~worker.errors.Invalid` (``event_index`` when the
+                               message names ``data.N``)
+code 40001 / 40105, 401, 403   :class:`~worker.errors.AuthFailed`
+=============================  ====================================================
+
+Tasks never catch ``httpx.*``. The access token travels only in the ``Access-Token`` header;
+it is never part of a message, a log line or an exception built here.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+from pydantic import SecretStr
+
+from worker.errors import AuthFailed, DeliveryError, Invalid, RateLimited, Retryable
+
+__all__ = [
+    "API_VERSION",
+    "TRACK_PATH",
+    "Accepted",
+    "TikTokClient",
+    "build_body",
+    "classify",
+]
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "v1.3"
+TRACK_PATH = f"/open_api/{API_VERSION}/event/track/"
+EVENT_INDEX_RE = re.compile(r"\bdata\.(\d+)\b")
+_AUTH_CODES = frozenset({40001, 40105})
+_SUCCESS_CODES = frozenset({0, 20001})
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """TikTok took the whole request."""
+
+    request_id: str | None
+    code: int
+    message: str
+
+
+def build_body(
+    pixel_code: str,
+    events: Sequence[dict[str, Any]],
+    test_event_code: str | None,
+    partner_name: str | None,
+) -> dict[str, Any]:
+    """The Events API 2.0 request body for one pixel and one test code."""
+    body: dict[str, Any] = {"event_source": "web", "event_source_id": pixel_code}
+    if test_event_code:
+        body["test_event_code"] = test_event_code
+    if partner_name:
+        body["partner_name"] = partner_name
+    body["data"] = list(events)
+    return body
+
+
+def _event_index(message: str) -> int | None:
+    match = EVENT_INDEX_RE.search(message)
+    return int(match.group(1)) if match else None
+
+
+def classify(status: int, content: bytes) -> Accepted:
+    """Turn an HTTP status and body into :class:`Accepted` or raise a :class:`DeliveryError`."""
+    envelope: Any
+    try:
+        envelope = orjson.loads(content) if content else None
+    except orjson.JSONDecodeError:
+        envelope = None
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("code"), int):
+        _raise_for_status(status)
+        raise Retryable(f"HTTP {status} without a TikTok envelope", http_status=status)
+    code: int = envelope["code"]
+    message = str(envelope.get("message") or "")
+    request_id = envelope.get("request_id")
+    request_id = str(request_id) if request_id is not None else None
+    meta: dict[str, Any] = {"http_status": status, "code": code, "request_id": request_id}
+    if 200 <= status < 300 and code in _SUCCESS_CODES:
+        if code != 0:
+            log.warning("TikTok accepted with code %s: %s", code, message)
+        return Accepted(request_id=request_id, code=code, message=message)
+    if code == 40100:
+        raise RateLimited(message or "rate limited", **meta)
+    if code in _AUTH_CODES:
+        raise AuthFailed(message or "access token refused", **meta)
+    if code == 40002:
+        raise Invalid(message or "invalid request", event_index=_event_index(message), **meta)
+    if status >= 300:
+        _raise_for_status(status, message, meta)
+    raise Retryable(f"unexpected TikTok code {code}: {message}", **meta)
+
+
+def _raise_for_status(status: int, message: str = "", meta: dict[str, Any] | None = None) -> None:
+    meta = meta or {"http_status": status}
+    text = message or f"HTTP {status}"
+    if status in (401, 403):
+        raise AuthFailed(text, **meta)
+    if status == 429:
+        raise RateLimited(text, **meta)
+    if status >= 500 or status == 408:
+        raise Retryable(text, **meta)
+    if status >= 300:
+        # 404 / other 4xx without a TikTok code: a wrong base URL or a proxy, not a bad event.
+        raise Retryable(f"unexpected HTTP {status}", **meta)
+
+
+class TikTokClient:
+    """One long-lived ``httpx.Client`` per worker process, with explicit timeouts."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout_s: float = 10.0,
+        partner_name: str | None = "Masivo",
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.partner_name = partner_name
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            timeout=httpx.Timeout(timeout_s, connect=min(5.0, timeout_s)),
+            limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+            headers={"Content-Type": "application/json", "User-Agent": "masivo-tiktok/0.1"},
+            transport=transport,
+        )
+
+    def send(
+        self,
+        pixel_code: str,
+        access_token: SecretStr,
+        events: Sequence[dict[str, Any]],
+        test_event_code: str | None = None,
+    ) -> Accepted:
+        """POST one batch; returns :class:`Accepted` or raises a :class:`DeliveryError`.
+
+        Returning means TikTok accepted every event of the request (it validates whole
+        requests); a refusal names at most one offending event (``Invalid.event_index``).
+        """
+        body = orjson.dumps(build_body(pixel_code, events, test_event_code, self.partner_name))
+        headers = {"Access-Token": access_token.get_secret_value()}
+        try:
+            response = self._http.post(TRACK_PATH, content=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise Retryable(f"timeout talking to TikTok ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            raise Retryable(f"network error talking to TikTok ({type(exc).__name__})") from None
+        return classify(response.status_code, response.content)
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def describe(error: DeliveryError) -> str:
+    """A log-safe one-liner (no token can be in any of these fields)."""
+    parts = [error.category, error.message]
+    if error.code is not None:
+        parts.append(f"code={error.code}")
+    if error.http_status is not None:
+        parts.append(f"http={error.http_status}")
+    if error.request_id:
+        parts.append(f"request_id={error.request_id}")
+    return " ".join(parts)
