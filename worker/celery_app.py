@@ -1,0 +1,177 @@
+"""The Celery application: ``celery -A worker worker`` and ``celery -A worker beat``.
+
+Configuration is applied lazily (``on_configure``), so importing this module opens no
+connection and starts nothing; the embedded Redis starts only when the app is first used
+without ``REDIS_URL``.
+
+At-least-once settings, and why:
+
+* ``task_acks_late`` + ``task_reject_on_worker_lost``: a message is acknowledged after its task
+  ran; a worker killed mid-task leaves it to be redelivered;
+* ``visibility_timeout`` 15 min: every countdown we use is at most 30 s (long waits live in the
+  Redis retry schedule), far below it, so Redis never redelivers a message still waiting;
+* ``worker_prefetch_multiplier`` 1: ingest messages are chunks of hundreds of events and flushes
+  are short; prefetching more would only let one process hoard work. Deployments that want
+  different concurrency per queue run separate workers with ``-Q ingest`` / ``-Q deliver``;
+* separate queues: ``ingest`` (chunks from producers), ``deliver`` (flushes, auth probes) and
+  ``maintenance`` (beat's jobs), so a flood of ingestion never delays delivery.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from celery import Celery, signals
+from kombu import Queue
+
+from worker.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from worker.runtime import Runtime
+
+__all__ = ["QUEUES", "TASK_NAMES", "app", "celery_config", "get_runtime", "get_settings", "redis_url"]
+
+log = logging.getLogger(__name__)
+
+QUEUES = ("ingest", "deliver", "maintenance")
+TASK_NAMES = {
+    "ingest": "tiktok.ingest",
+    "flush": "tiktok.flush",
+    "recover": "tiktok.recover",
+    "expire": "tiktok.expire",
+    "replay_dlq": "tiktok.replay_dlq",
+    "probe_auth": "tiktok.probe_auth",
+}
+ROUTES = {
+    TASK_NAMES["ingest"]: {"queue": "ingest"},
+    TASK_NAMES["flush"]: {"queue": "deliver"},
+    TASK_NAMES["probe_auth"]: {"queue": "deliver"},
+    TASK_NAMES["recover"]: {"queue": "maintenance"},
+    TASK_NAMES["expire"]: {"queue": "maintenance"},
+    TASK_NAMES["replay_dlq"]: {"queue": "maintenance"},
+}
+
+_settings: Settings | None = None
+_runtime: Runtime | None = None
+
+
+def get_settings() -> Settings:
+    global _settings
+    if _settings is None:
+        _settings = load_settings()
+    return _settings
+
+
+def redis_url(settings: Settings) -> str:
+    """``REDIS_URL``, or the embedded Redis in ``data_dir`` (started on first use)."""
+    if settings.redis_url:
+        return settings.redis_url
+    from worker.embedded import ensure_embedded
+
+    return ensure_embedded(settings.data_dir)
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    from worker.embedded import kombu_url
+
+    url = kombu_url(redis_url(settings))
+    return {
+        "broker_url": url,
+        "broker_transport_options": {"visibility_timeout": 900},
+        "broker_connection_retry_on_startup": True,
+        "task_queues": [Queue(q) for q in QUEUES],
+        "task_default_queue": "ingest",
+        "task_routes": ROUTES,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "task_ignore_result": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "worker_hijack_root_logger": False,
+        "beat_schedule": beat_schedule(settings),
+        "timezone": "UTC",
+    }
+
+
+def beat_schedule(settings: Settings) -> dict[str, Any]:
+    return {
+        "recover-leases": {
+            "task": TASK_NAMES["recover"],
+            "schedule": timedelta(seconds=settings.recover_s),
+        },
+        "expire-too-old": {"task": TASK_NAMES["expire"], "schedule": timedelta(minutes=5)},
+        "replay-dead-letters": {
+            "task": TASK_NAMES["replay_dlq"],
+            "schedule": timedelta(seconds=settings.dlq_replay_s),
+        },
+        "probe-paused-destinations": {
+            "task": TASK_NAMES["probe_auth"],
+            "schedule": timedelta(seconds=settings.auth_probe_s),
+        },
+    }
+
+
+app = Celery("masivo_tiktok", include=["tasks"])
+
+
+@app.on_configure.connect
+def _configure(sender: Celery, **_: Any) -> None:
+    settings = get_settings()
+    sender.conf.update(celery_config(settings))
+    from worker.observability import init_sentry, setup_logging
+
+    setup_logging()
+    init_sentry(settings)
+
+
+def _schedule_flush(destination: str, countdown: float) -> None:
+    app.send_task(
+        TASK_NAMES["flush"],
+        args=[destination],
+        countdown=countdown if countdown > 0 else None,
+        queue="deliver",
+        argsrepr=f"({destination!r})",
+    )
+
+
+def get_runtime() -> Runtime:
+    """The process's :class:`~worker.runtime.Runtime` (built after fork, on first use)."""
+    global _runtime
+    if _runtime is None or _runtime.pid != os.getpid():
+        import redis
+
+        from worker.runtime import Runtime
+        from worker.tiktok import TikTokClient
+
+        settings = get_settings()
+        rt = Runtime(
+            settings=settings,
+            redis=redis.Redis.from_url(redis_url(settings)),
+            client=TikTokClient(
+                settings.api_base_url,
+                timeout_s=settings.http_timeout_s,
+                partner_name=settings.partner_name,
+            ),
+            schedule_flush=_schedule_flush,
+        )
+        _runtime = rt
+    return _runtime
+
+
+@signals.worker_process_init.connect
+def _fresh_runtime_after_fork(**_: Any) -> None:
+    """A forked child must not share its parent's sockets."""
+    global _runtime
+    _runtime = None
+
+
+@signals.worker_process_shutdown.connect
+def _close_runtime(**_: Any) -> None:
+    if _runtime is not None:
+        _runtime.client.close()

@@ -1,0 +1,1 @@
+"""Lua scripts, loaded with importlib.resources (a package so package-data ships them)."""

@@ -1,0 +1,108 @@
+-- Adaptive token bucket, refilled from Redis's own clock. See worker/ratelimit.py.
+--
+-- KEYS[1]  the bucket hash, e.g. mtt:{brand-a}:bucket
+--          fields: tokens (float), ts (µs of the last update), factor (0 < f <= 1),
+--                  pen (µs of the last penalty)
+-- ARGV[1]  op: "take" | "penalize" | "state"
+-- ARGV[2]  rate: base tokens per second (> 0)
+-- ARGV[3]  burst: capacity, tokens (>= 1)
+-- ARGV[4]  n: tokens wanted by "take" (1 <= n <= burst); ignored otherwise
+-- ARGV[5]  ttl_ms: PEXPIRE after every write, so idle buckets vanish
+-- ARGV[6]  penalty: factor multiplier on "penalize" (e.g. 0.5)
+-- ARGV[7]  min_factor: floor of the factor (e.g. 0.05)
+-- ARGV[8]  recovery: factor regained per second (e.g. 0.1 = +10% of rate per second)
+-- ARGV[9]  window_us: a penalty within this long of the previous one empties the bucket
+--          but does not cut the factor again (one burst of 40100s = one cut)
+-- ARGV[10] now_us: "" = redis.call('TIME'); an integer = simulated clock (tests only)
+--
+-- Returns {granted, wait_s, tokens, factor} (numbers as strings: Lua numbers would be
+-- truncated to integers on the way out). "take" grants n or 0; wait_s is the time until
+-- n tokens are there at the current effective rate (0 when granted). "penalize" returns
+-- granted = 0, wait_s = time to refill n tokens. "state" writes nothing.
+
+if redis.replicate_commands then pcall(redis.replicate_commands) end
+
+local key = KEYS[1]
+local op = ARGV[1]
+local rate = tonumber(ARGV[2])
+local burst = tonumber(ARGV[3])
+local n = tonumber(ARGV[4])
+local ttl_ms = tonumber(ARGV[5])
+local penalty = tonumber(ARGV[6])
+local min_factor = tonumber(ARGV[7])
+local recovery = tonumber(ARGV[8])
+local window_us = tonumber(ARGV[9])
+
+local now
+if ARGV[10] ~= nil and ARGV[10] ~= '' then
+    now = tonumber(ARGV[10])
+else
+    local t = redis.call('TIME')
+    now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+
+local fields = redis.call('HMGET', key, 'tokens', 'ts', 'factor', 'pen')
+local tokens = tonumber(fields[1]) or burst
+local ts = tonumber(fields[2]) or now
+local factor = tonumber(fields[3]) or 1
+local pen = tonumber(fields[4]) or 0
+if tokens > burst then tokens = burst end  -- burst was lowered by a config change
+
+-- A clock that went backwards (failover to a replica with another clock) refills nothing
+-- and restarts the accounting from now: never more tokens than time allows.
+local dt = (now - ts) / 1000000
+if dt < 0 then dt = 0 end
+
+-- The factor climbs linearly from `factor` at `recovery` per second up to 1. Tokens accrue
+-- at rate * factor(t): integrate exactly, so the result does not depend on how often the
+-- script runs (two calls over dt give what one call does).
+local integral = dt
+if factor < 1 then
+    local t_full = (1 - factor) / recovery
+    if dt <= t_full then
+        integral = factor * dt + recovery * dt * dt / 2
+        factor = factor + recovery * dt
+    else
+        integral = factor * t_full + recovery * t_full * t_full / 2 + (dt - t_full)
+        factor = 1
+    end
+end
+tokens = math.min(burst, tokens + rate * integral)
+
+local function fmt(x) return string.format('%.17g', x) end
+
+local function save()
+    redis.call('HSET', key, 'tokens', fmt(tokens), 'ts', fmt(now), 'factor', fmt(factor),
+        'pen', fmt(pen))
+    redis.call('PEXPIRE', key, ttl_ms)
+end
+
+local function wait_for(want)
+    if tokens >= want then return 0 end
+    return (want - tokens) / (rate * factor)
+end
+
+if op == 'state' then
+    return {'0', fmt(wait_for(n)), fmt(tokens), fmt(factor)}
+end
+
+if op == 'penalize' then
+    if pen == 0 or now - pen >= window_us then
+        factor = math.max(min_factor, factor * penalty)
+    end
+    pen = now
+    tokens = 0
+    save()
+    return {'0', fmt(wait_for(n)), fmt(tokens), fmt(factor)}
+end
+
+-- take: all or nothing
+local granted = 0
+if tokens >= n then
+    tokens = tokens - n
+    granted = n
+end
+save()
+local wait = 0
+if granted == 0 then wait = wait_for(n) end
+return {tostring(granted), fmt(wait), fmt(tokens), fmt(factor)}

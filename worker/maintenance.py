@@ -1,0 +1,184 @@
+"""What beat runs on a schedule, and what operators run by hand.
+
+* :func:`recover` - expired leases back on the retry schedule; every destination with work
+  gets a flush armed (the safety net under every lost task).
+* :func:`expire` - what passed the age limit while waiting (outbox head, scheduled batches,
+  the dead-letter queue) is dropped and counted as ``too_old``, never sent or replayed.
+* :func:`replay` - dead-letter entries back through the normal path: a TikTok payload into the
+  outbox (so the age rule and the rate limit apply), a rejected raw event through ingest.
+* :func:`probe_auth` - a paused destination tries one real event; success resumes it.
+* :func:`status` - counters and state per destination, for ``masivo-tiktok status``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from transforms import is_too_old
+from worker import counters
+from worker.deadletter import DeadLetter
+from worker.errors import ConfigError
+from worker.outbox import Batch, Item
+from worker.pause import paused_info, resume
+from worker.pipeline import flush, ingest
+from worker.runtime import Runtime
+
+__all__ = ["RETRYABLE_CATEGORIES", "expire", "probe_auth", "recover", "replay", "status"]
+
+log = logging.getLogger(__name__)
+
+#: dead-letter categories that beat replays by itself (a fix on TikTok's side may help)
+RETRYABLE_CATEGORIES = frozenset({"exhausted", "retryable", "rate_limited"})
+
+
+def _destinations(rt: Runtime) -> list[str]:
+    return sorted(set(rt.settings.destinations) | set(counters.known_destinations(rt.redis)))
+
+
+def recover(rt: Runtime) -> dict[str, int]:
+    """Recover expired leases and arm a flush wherever work waits; returns recovered counts."""
+    now = rt.clock()
+    recovered: dict[str, int] = {}
+    for d in _destinations(rt):
+        box = rt.outbox(d)
+        n = box.recover(now)
+        if n:
+            recovered[d] = n
+            log.warning("recovered %d expired batch leases", n, extra={"destination": d})
+        nxt = box.next_retry()
+        if box.depth() > 0 or (nxt is not None and nxt[1] <= now):
+            rt.redis.delete(f"mtt:{{{d}}}:armed")
+            rt.arm_flush(d)
+    return recovered
+
+
+def expire(rt: Runtime) -> dict[str, int]:
+    """Drop, and count as ``too_old``, everything that passed its destination's age limit."""
+    now = rt.clock()
+    dropped: dict[str, int] = {}
+    for d in _destinations(rt):
+        try:
+            options = rt.settings.destination(d).transform_options()
+        except ConfigError:
+            continue
+        box = rt.outbox(d)
+
+        def old(item: Item) -> bool:
+            return is_too_old(int(item.event.get("event_time", 0)), options, now)
+
+        n = len(box.drop_expired_head(old))
+        for batch_id in box.batch_ids():
+            if rt.redis.zscore(box.k_retry, batch_id) is None:
+                continue  # leased: the sender checks the age itself
+            batch = box.load(batch_id)
+            if batch is None:
+                continue
+            keep = [i for i in batch.items if not old(i)]
+            if len(keep) == len(batch.items):
+                continue
+            due = rt.redis.zscore(box.k_retry, batch_id) or now
+            replacement = [] if not keep else [(Batch(id=batch.id + "x", items=keep, attempts=batch.attempts,
+                                                       first_failure=batch.first_failure, created=batch.created), due)]
+            if box.reschedule(batch_id, replacement):
+                n += len(batch.items) - len(keep)
+        n += _expire_dlq(rt, d, options, now)
+        if n:
+            counters.incr(rt.redis, d, {"dropped:too_old": n})
+            dropped[d] = n
+    return dropped
+
+
+def _expire_dlq(rt: Runtime, destination: str, options: Any, now: float) -> int:
+    stale = [
+        entry_id
+        for entry_id, entry in rt.dlq.list(destination=destination)
+        if entry.event_time is not None and is_too_old(entry.event_time, options, now)
+    ]
+    return rt.dlq.delete(stale) if stale else 0
+
+
+def replay(
+    rt: Runtime,
+    entries: Sequence[tuple[str, DeadLetter]],
+) -> dict[str, int]:
+    """Send dead-letter entries through the normal path again, then remove them."""
+    now = rt.clock()
+    payloads: dict[str, list[Item]] = {}
+    raws: dict[str, list[Any]] = {}
+    done: list[str] = []
+    skipped = 0
+    for entry_id, entry in entries:
+        if entry.destination not in rt.settings.destinations:
+            skipped += 1
+            continue
+        if entry.payload is not None:
+            payloads.setdefault(entry.destination, []).append(Item(event=entry.payload, enqueued_at=now))
+        elif entry.raw_event is not None:
+            raws.setdefault(entry.destination, []).append(entry.raw_event)
+        else:
+            skipped += 1
+            continue
+        done.append(entry_id)
+    for d, items in payloads.items():
+        rt.outbox(d).append(items)
+        counters.incr(rt.redis, d, {"replayed": len(items)})
+        rt.arm_flush(d)
+    rt.dlq.delete(done)  # delete before re-ingesting: a reject that fails again gets a new entry
+    for d, raw_events in raws.items():
+        counters.incr(rt.redis, d, {"replayed": len(raw_events)})
+        ingest(rt, d, raw_events)
+    return {"replayed": len(done), "skipped": skipped}
+
+
+def replay_retryable(rt: Runtime, limit: int = 10_000) -> dict[str, int]:
+    """Beat's replay: the retryable categories, for destinations that are not paused."""
+    entries = [
+        (entry_id, entry)
+        for entry_id, entry in rt.dlq.list(limit=limit)
+        if entry.category in RETRYABLE_CATEGORIES and paused_info(rt.redis, entry.destination) is None
+    ]
+    return replay(rt, entries) if entries else {"replayed": 0, "skipped": 0}
+
+
+def probe_auth(rt: Runtime) -> dict[str, str]:
+    """Try one real event for each auth-paused destination; resume those whose token works."""
+    results: dict[str, str] = {}
+    for d in _destinations(rt):
+        info = paused_info(rt.redis, d)
+        if info is None or info.get("kind") != "auth":
+            continue
+        if d not in rt.settings.destinations:
+            continue
+        report = flush(rt, d, probe=True)
+        if report.action == "idle" and not _has_work(rt, d):
+            resume(rt.redis, d)  # nothing to risk: the next delivery re-checks the token
+            report_action = "resumed (nothing queued)"
+        else:
+            report_action = "resumed" if report.action == "delivered" else f"still paused ({report.action})"
+        results[d] = report_action
+    return results
+
+
+def _has_work(rt: Runtime, destination: str) -> bool:
+    box = rt.outbox(destination)
+    c = box.counts()
+    return bool(c["outbox"] or c["scheduled_retries"] or c["in_flight"])
+
+
+def status(rt: Runtime, destinations: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Counters and live state per destination (configured or seen)."""
+    dlq_by_dest = rt.dlq.stats().get("by_destination", {})
+    out: dict[str, dict[str, Any]] = {}
+    for d in destinations or _destinations(rt):
+        box = rt.outbox(d)
+        state: dict[str, Any] = dict(box.counts())
+        state["dlq"] = int(dlq_by_dest.get(d, 0))
+        state["paused"] = paused_info(rt.redis, d)
+        dest = rt.settings.destinations.get(d)
+        if dest is not None:
+            state["bucket"] = rt.bucket(dest).state()
+            state["pixel_code"] = dest.pixel_code
+        out[d] = {"counters": counters.read(rt.redis, d), "state": state}
+    return out

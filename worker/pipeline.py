@@ -1,0 +1,364 @@
+"""Ingest and flush: the two plain functions behind the Celery tasks.
+
+``ingest`` turns raw Masivo events into outcomes (the pure transform) and hands each on:
+*send* → the destination's outbox, *drop* → a counter by reason, *reject* → the dead-letter
+queue with the raw event. ``flush`` moves one batch of the outbox to TikTok, within the
+destination's token bucket, and decides what happens to it from the client's one answer.
+
+Neither sleeps: when there is nothing to do yet (linger, no tokens, a retry not due) they arm a
+later flush and return, so a worker is never held by a waiting destination.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from transforms import is_too_old, transform
+from transforms.outcome import Drop, Reject, Send
+from worker import counters
+from worker.deadletter import DeadLetter
+from worker.errors import AuthFailed, ConfigError, DeliveryError, Invalid, RateLimited, Retryable
+from worker.outbox import Batch, Item, Outbox, new_batch_id
+from worker.pause import is_paused, pause
+from worker.runtime import Runtime
+from worker.settings import Destination
+from worker.tiktok import describe
+
+__all__ = ["FlushReport", "dead_letter_events", "flush", "ingest"]
+
+log = logging.getLogger(__name__)
+
+#: a flush arms the next one itself for waits up to this long; longer waits are found by beat
+MAX_ARM_COUNTDOWN_S = 30.0
+
+
+def _raw_event_id(raw: Any) -> str | None:
+    if isinstance(raw, dict):
+        value = raw.get("id")
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            return str(value)
+    return None
+
+
+def ingest(rt: Runtime, destination: str, raw_events: Iterable[Any]) -> dict[str, int]:
+    """Transform a chunk of raw events for ``destination``; returns counts by outcome."""
+    now = rt.clock()
+    events = list(raw_events)
+    try:
+        dest = rt.settings.destination(destination)
+    except ConfigError:
+        _reject_all(rt, destination, events, now, "unknown_destination")
+        return {"received": len(events), "rejected": len(events)}
+    options = dest.transform_options()
+    items: list[Item] = []
+    tally: Counter[str] = Counter(received=len(events))
+    rejects: list[DeadLetter] = []
+    for raw in events:
+        outcome = transform(raw, options, now)
+        if isinstance(outcome, Send):
+            items.extend(Item(event=e, enqueued_at=now) for e in outcome.events)
+        elif isinstance(outcome, Drop):
+            tally[f"dropped:{outcome.reason}"] += 1
+        elif isinstance(outcome, Reject):
+            tally[f"rejected:{outcome.reason}"] += 1
+            rejects.append(_reject_entry(destination, raw, outcome.reason, outcome.detail, now))
+    tally["queued"] = len(items)
+    if rejects:
+        rt.dlq.add(rejects)  # before the counters: a crash here repeats, never loses
+    pipe = rt.redis.pipeline(transaction=True)
+    rt.outbox(destination).append(items, pipe)
+    counters.incr(pipe, destination, tally)
+    pipe.execute()
+    if items:
+        rt.arm_flush(destination, 0.0 if len(items) >= rt.settings.batch_size else rt.settings.linger_s)
+    return {
+        "received": len(events),
+        "queued": len(items),
+        "dropped": sum(v for k, v in tally.items() if k.startswith("dropped:")),
+        "rejected": len(rejects),
+    }
+
+
+def _reject_entry(destination: str, raw: Any, reason: str, detail: str, now: float) -> DeadLetter:
+    return DeadLetter(
+        destination=destination,
+        event_id=_raw_event_id(raw),
+        event_name=raw.get("type") if isinstance(raw, dict) and isinstance(raw.get("type"), str) else None,
+        reason=reason,
+        category="rejected",
+        detail=detail,
+        attempts=0,
+        first_failure=now,
+        last_failure=now,
+        raw_event=raw,
+    )
+
+
+def _reject_all(rt: Runtime, destination: str, events: list[Any], now: float, reason: str) -> None:
+    detail = f"destination {destination!r} is not configured"
+    rt.dlq.add([_reject_entry(destination, raw, reason, detail, now) for raw in events])
+    counters.incr(rt.redis, destination, {"received": len(events), f"rejected:{reason}": len(events)})
+    log.error("ingest: %d events for unknown destination %r dead-lettered", len(events), destination)
+
+
+@dataclass(frozen=True, slots=True)
+class FlushReport:
+    """What one flush did; ``action`` is one of the strings below, for logs and tests."""
+
+    action: str  # idle | paused | linger | no_tokens | delivered | retry | isolated | auth | dead
+    events: int = 0
+    wait_s: float = 0.0
+    detail: str = ""
+
+
+def flush(rt: Runtime, destination: str, *, probe: bool = False) -> FlushReport:
+    """Deliver at most one batch for ``destination``; arm the next flush when needed."""
+    now = rt.clock()
+    rt.redis.delete(f"mtt:{{{destination}}}:armed")
+    if is_paused(rt.redis, destination) and not probe:
+        return FlushReport("paused")
+    try:
+        dest = rt.settings.destination(destination)
+    except ConfigError:
+        log.error("flush: destination %r is no longer configured; its events stay queued", destination)
+        return FlushReport("idle", detail="unknown destination")
+    box = rt.outbox(destination)
+    picked = _pick_work(rt, box, now, probe)
+    if isinstance(picked, FlushReport):
+        return picked
+    retry_id, size = picked
+    grant = rt.bucket(dest).take(size)
+    if grant.granted < size:
+        rt.arm_flush(destination, grant.wait_s)
+        return FlushReport("no_tokens", wait_s=grant.wait_s)
+    lease_s = rt.settings.lease_s
+    batch = box.claim_retry(retry_id, lease_s, now) if retry_id else box.claim_new(size, lease_s, now)
+    if batch is None:
+        rt.arm_flush(destination)
+        return FlushReport("idle", detail="lost the race for the batch")
+    if not probe and (box.depth() > 0 or _retry_due(box, now)):
+        rt.arm_flush(destination)  # let another worker take the next batch meanwhile
+    return _deliver(rt, dest, box, batch, probe)
+
+
+def _retry_due(box: Outbox, now: float) -> bool:
+    nxt = box.next_retry()
+    return nxt is not None and nxt[1] <= now
+
+
+def _pick_work(rt: Runtime, box: Outbox, now: float, probe: bool) -> tuple[str | None, int] | FlushReport:
+    """A due retry batch first, else new events (after the linger); or why there is none."""
+    nxt = box.next_retry()
+    while nxt is not None and nxt[1] <= now:
+        batch = box.load(nxt[0])
+        if batch is not None:
+            return nxt[0], len(batch.items)
+        rt.redis.zrem(box.k_retry, nxt[0])  # a stale id: its batch was finished elsewhere
+        nxt = box.next_retry()
+    depth = box.depth()
+    batch_size = 1 if probe else rt.settings.batch_size
+    if depth == 0:
+        if nxt is not None and nxt[1] - now <= MAX_ARM_COUNTDOWN_S:
+            rt.arm_flush(box.destination, nxt[1] - now)
+        return FlushReport("idle")
+    size = min(depth, batch_size)
+    if size < batch_size and not probe:
+        oldest = box.oldest_enqueued_at()
+        waited = now - oldest if oldest is not None else rt.settings.linger_s
+        if waited < rt.settings.linger_s:
+            rt.arm_flush(box.destination, rt.settings.linger_s - waited)
+            return FlushReport("linger", wait_s=rt.settings.linger_s - waited)
+    return None, size
+
+
+def _deliver(rt: Runtime, dest: Destination, box: Outbox, batch: Batch, probe: bool) -> FlushReport:
+    now = rt.clock()
+    options = dest.transform_options()
+    fresh = [i for i in batch.items if not is_too_old(int(i.event.get("event_time", 0)), options, now)]
+    expired = len(batch.items) - len(fresh)
+    if expired:
+        counters.incr(rt.redis, dest.id, {"dropped:too_old": expired})
+        log.info("flush %s: %d events passed the age limit while waiting; dropped", dest.id, expired)
+    if not fresh:
+        box.forget(batch.id)
+        return FlushReport("idle", detail="everything expired")
+    batch.items = fresh
+    counters.incr(rt.redis, dest.id, {"requests": 1})
+    try:
+        accepted = rt.client.send(dest.pixel_code, dest.access_token, batch.events, dest.test_event_code)
+    except DeliveryError as exc:
+        return _handle_failure(rt, dest, box, batch, exc, probe)
+    box.forget(batch.id)
+    names = Counter(str(e.get("event")) for e in batch.events)
+    tally: dict[str, int | float] = {"delivered": len(batch.items)}
+    tally.update({f"delivered:{n}": c for n, c in names.items()})
+    tally["delivery_age_sum"] = float(sum(max(0.0, now - float(e.get("event_time", now))) for e in batch.events))
+    tally["delivery_age_count"] = len(batch.items)
+    tally["delivery_latency_sum"] = float(sum(max(0.0, now - i.enqueued_at) for i in batch.items))
+    counters.incr(rt.redis, dest.id, tally)
+    log.info(
+        "delivered %d events",
+        len(batch.items),
+        extra={"destination": dest.id, "batch_id": batch.id, "request_id": accepted.request_id},
+    )
+    if probe:
+        from worker.pause import resume
+
+        resume(rt.redis, dest.id)
+        rt.arm_flush(dest.id)
+        log.warning("destination %s: token works again; resumed", dest.id)
+    return FlushReport("delivered", events=len(batch.items))
+
+
+def _handle_failure(
+    rt: Runtime, dest: Destination, box: Outbox, batch: Batch, exc: DeliveryError, probe: bool
+) -> FlushReport:
+    now = rt.clock()
+    log.warning(
+        "delivery failed: %s",
+        describe(exc),
+        extra={"destination": dest.id, "batch_id": batch.id, "events": len(batch.items)},
+    )
+    if isinstance(exc, AuthFailed):
+        return _on_auth(rt, dest, box, batch, exc, now)
+    if isinstance(exc, Invalid):
+        return _isolate(rt, dest, box, batch, exc, now)
+    if isinstance(exc, RateLimited):
+        rt.bucket(dest).penalize()
+        counters.incr(rt.redis, dest.id, {"rate_limited": 1})
+    return _retry_later(rt, dest, box, batch, exc, now)
+
+
+def _error_info(exc: DeliveryError, now: float) -> dict[str, Any]:
+    return {
+        "category": exc.category,
+        "message": exc.message,
+        "http_status": exc.http_status,
+        "code": exc.code,
+        "request_id": exc.request_id,
+        "at": now,
+    }
+
+
+def backoff_s(rt: Runtime, attempts: int, hint: float | None = None) -> float:
+    """Exponential backoff with full jitter (AWS architecture blog), floored by a hint."""
+    s = rt.settings
+    cap = min(s.retry_max_s, s.retry_base_s * (2 ** max(0, attempts - 1)))
+    delay = rt.rng.uniform(cap / 2, cap)
+    return max(delay, hint or 0.0)
+
+
+def _retry_later(
+    rt: Runtime, dest: Destination, box: Outbox, batch: Batch, exc: DeliveryError, now: float
+) -> FlushReport:
+    batch.attempts += 1
+    batch.first_failure = batch.first_failure or now
+    batch.last_error = _error_info(exc, now)
+    s = rt.settings
+    if batch.attempts >= s.max_attempts or now - batch.first_failure >= s.max_retry_age_s:
+        dead_letter_events(rt, dest.id, batch, exc, "exhausted", now, test_code=dest.test_event_code)
+        box.forget(batch.id)
+        return FlushReport("dead", events=len(batch.items), detail="retries exhausted")
+    hint = exc.retry_after if isinstance(exc, Retryable) else None
+    delay = backoff_s(rt, batch.attempts, hint)
+    box.reschedule(batch.id, [(batch, now + delay)])
+    counters.incr(rt.redis, dest.id, {"retried": len(batch.items)})
+    if delay <= MAX_ARM_COUNTDOWN_S:
+        rt.arm_flush(dest.id, delay)
+    return FlushReport("retry", events=len(batch.items), wait_s=delay, detail=exc.category)
+
+
+def _isolate(
+    rt: Runtime, dest: Destination, box: Outbox, batch: Batch, exc: Invalid, now: float
+) -> FlushReport:
+    """TikTok refused the whole request for one bad event: find it, deliver the rest."""
+    index = exc.event_index
+    if len(batch.items) == 1 or (index is not None and 0 <= index < len(batch.items)):
+        poison_at = 0 if len(batch.items) == 1 else int(index or 0)
+        poison = Batch(id=batch.id, items=[batch.items[poison_at]], attempts=batch.attempts + 1,
+                       first_failure=batch.first_failure or now)
+        dead_letter_events(rt, dest.id, poison, exc, "invalid", now, test_code=dest.test_event_code)
+        rest = [item for i, item in enumerate(batch.items) if i != poison_at]
+        parts = [rest] if rest else []
+    else:
+        mid = len(batch.items) // 2
+        parts = [batch.items[:mid], batch.items[mid:]]
+    new = [
+        (Batch(id=new_batch_id(), items=p, attempts=batch.attempts, first_failure=batch.first_failure,
+               created=now), now)
+        for p in parts
+    ]
+    box.reschedule(batch.id, new)
+    if new:
+        rt.arm_flush(dest.id)
+    return FlushReport("isolated", events=len(batch.items), detail=exc.message)
+
+
+def _on_auth(
+    rt: Runtime, dest: Destination, box: Outbox, batch: Batch, exc: AuthFailed, now: float
+) -> FlushReport:
+    """Pause the destination; the batch waits, due now, for the probe or an operator."""
+    box.reschedule(batch.id, [(batch, now)])
+    counters.incr(rt.redis, dest.id, {"auth_failures": 1})
+    if pause(rt.redis, dest.id, "auth", exc.message, now, code=exc.code, request_id=exc.request_id):
+        log.error(
+            "destination %s paused: TikTok refused its access token (%s)",
+            dest.id,
+            describe(exc),
+            extra={"destination": dest.id},
+        )
+        _report_to_sentry(dest.id, exc)
+    return FlushReport("auth", events=len(batch.items), detail=exc.message)
+
+
+def _report_to_sentry(destination: str, exc: DeliveryError) -> None:
+    try:
+        import sentry_sdk
+    except ImportError:  # pragma: no cover
+        return
+    with sentry_sdk.new_scope() as scope:
+        scope.set_tag("destination", destination)
+        scope.set_tag("tiktok_code", str(exc.code))
+        sentry_sdk.capture_message(
+            f"TikTok destination {destination} paused: {exc.category} ({exc.code})", level="error"
+        )
+
+
+def dead_letter_events(
+    rt: Runtime,
+    destination: str,
+    batch: Batch,
+    exc: DeliveryError,
+    category: str,
+    now: float,
+    *,
+    test_code: str | None = None,
+) -> None:
+    """One dead-letter entry per event of ``batch``, with the TikTok diagnostics."""
+    entries = [
+        DeadLetter(
+            destination=destination,
+            event_id=str(item.event.get("event_id")) if item.event.get("event_id") is not None else None,
+            event_name=str(item.event.get("event")) if item.event.get("event") is not None else None,
+            reason=exc.category if category == "exhausted" else "tiktok_invalid",
+            category=category,
+            detail=exc.message,
+            http_status=exc.http_status,
+            tiktok_code=exc.code,
+            tiktok_message=exc.message,
+            request_id=exc.request_id,
+            attempts=max(1, batch.attempts),
+            first_failure=batch.first_failure or now,
+            last_failure=now,
+            event_time=int(item.event["event_time"]) if isinstance(item.event.get("event_time"), int) else None,
+            payload=item.event,
+            test_event_code=test_code,
+        )
+        for item in batch.items
+    ]
+    rt.dlq.add(entries)
+    counters.incr(rt.redis, destination, {f"dead_lettered:{category}": len(entries)})
