@@ -190,6 +190,8 @@ class EmulatorState:
             logged = list(self._log)
         out: list[JSONDict] = []
         for item in reversed(logged):
+            if limit is not None and len(out) >= limit:
+                break
             if not _request_matches(item, pixel, test):
                 continue
             data = orjson.loads(item[4])["data"]

@@ -117,6 +117,6 @@ class TrackService:
             return self.refuse(CODE_RATE_LIMITED, MSG_RATE_LIMITED, now, pixel, count)
         result = TrackResult(CODE_OK, "OK", self.request_id(now))
         self._state.record_accepted(
-            pixel, request.test_event_code, request.events, result.request_id, now
+            pixel, request.test_event_code, request.events, raw, result.request_id, now
         )
         return result

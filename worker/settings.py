@@ -239,6 +239,14 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("linger_s", "MASIVO_TIKTOK_LINGER"),
         description="how long a partial batch may wait for company before it is sent",
     )
+    rate_headroom: float = Field(
+        0.02,
+        ge=0,
+        lt=0.5,
+        validation_alias=AliasChoices("rate_headroom", "MASIVO_TIKTOK_RATE_HEADROOM"),
+        description="share of the rate kept unused: TikTok's clock and network jitter differ "
+        "from ours, and a 40100 costs more than 2% of throughput",
+    )
     burst: int | None = Field(
         None,
         ge=1,
@@ -384,10 +392,12 @@ class Settings(BaseSettings):
         return self.destination(dest_id).transform_options()
 
     def rate_for(self, dest: Destination) -> float:
-        return dest.rate_limit if dest.rate_limit is not None else self.rate_limit
+        """The bucket's refill rate: the configured limit less the headroom (0 = unlimited)."""
+        rate = dest.rate_limit if dest.rate_limit is not None else self.rate_limit
+        return rate * (1.0 - self.rate_headroom)
 
     def burst_for(self, dest: Destination) -> int:
-        rate = self.rate_for(dest)
+        rate = dest.rate_limit if dest.rate_limit is not None else self.rate_limit
         return self.burst or max(self.batch_size, int(rate))
 
 
