@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 ## the main job on the embedded default (no Redis, no TikTok account needed)
 demo: $(STAMP)
-	$(BIN)/masivo-tiktok transform samples/events.jsonl --now 2026-11-24T12:00:00Z
+	$(BIN)/masivo-tiktok demo
 
 ## the whole test suite with its quality gates
 test: $(STAMP) lint typecheck

@@ -47,21 +47,23 @@ async def baseline_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": OK})
 
 
-def serve(kind: str, port: int) -> None:
-    """Subprocess entry: serve the emulator or the baseline until killed."""
+def serve_baseline(port: int) -> None:
+    """Subprocess entry: serve the baseline app with the emulator's uvicorn settings."""
     import uvicorn
 
-    from emulator import EmulatorConfig, EmulatorServer
-
-    if kind == "emulator":
-        server = EmulatorServer(EmulatorConfig(rate_limit=0, port=port))
-        server.start()
-        print("ready", flush=True)
-        threading.Event().wait()
     uvicorn.run(
-        baseline_app, host="127.0.0.1", port=port, lifespan="off", log_level="warning",
-        access_log=False, http="h11", loop="asyncio", ws="none", proxy_headers=False,
-        server_header=False, log_config=None,
+        baseline_app,
+        host="127.0.0.1",
+        port=port,
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+        http="h11",
+        loop="asyncio",
+        ws="none",
+        proxy_headers=False,
+        server_header=False,
+        log_config=None,
     )
 
 
@@ -72,17 +74,29 @@ def make_event(index: int, now: int) -> dict[str, Any]:
         "event_time": now,
         "event_id": f"order_{index}",
         "user": {
-            "email": [HASH], "phone": [HASH], "external_id": [HASH],
-            "ttclid": "E.C.P.exampleClickId", "ttp": "2F7h37YkS1j57AYSKTI7IHhJPYH",
-            "ip": "203.0.113.7", "user_agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)",
+            "email": [HASH],
+            "phone": [HASH],
+            "external_id": [HASH],
+            "ttclid": "E.C.P.exampleClickId",
+            "ttp": "2F7h37YkS1j57AYSKTI7IHhJPYH",
+            "ip": "203.0.113.7",
+            "user_agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)",
             "locale": "en-US",
         },
-        "page": {"url": "https://shop.example.com/thanks?x=1", "referrer": "https://shop.example.com/"},
+        "page": {
+            "url": "https://shop.example.com/thanks?x=1",
+            "referrer": "https://shop.example.com/",
+        },
         "properties": {
-            "currency": "USD", "value": 59.98, "content_type": "product",
-            "contents": [{"content_id": "SKU-1", "content_name": "Socks", "price": 29.99,
-                          "quantity": 2}],
-            "content_ids": ["SKU-1"], "num_items": 2, "order_id": str(index),
+            "currency": "USD",
+            "value": 59.98,
+            "content_type": "product",
+            "contents": [
+                {"content_id": "SKU-1", "content_name": "Socks", "price": 29.99, "quantity": 2}
+            ],
+            "content_ids": ["SKU-1"],
+            "num_items": 2,
+            "order_id": str(index),
         },
         "limited_data_use": False,
     }
@@ -92,8 +106,13 @@ def make_bodies(count: int) -> list[bytes]:
     """``count`` distinct 1000-event batches (unique event ids)."""
     now = int(time.time())
     return [
-        orjson.dumps({"event_source": "web", "event_source_id": PIXEL,
-                      "data": [make_event(b * 1000 + i, now) for i in range(1000)]})
+        orjson.dumps(
+            {
+                "event_source": "web",
+                "event_source_id": PIXEL,
+                "data": [make_event(b * 1000 + i, now) for i in range(1000)],
+            }
+        )
         for b in range(count)
     ]
 
@@ -142,17 +161,38 @@ def drive(url: str, bodies: list[bytes], seconds: float, threads: int) -> tuple[
     return sum(ok) / (time.monotonic() - started), sum(bad)
 
 
-def measure(kind: str, bodies: list[bytes], seconds: float, threads: int) -> tuple[float, int]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux ``/proc``; 0.0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(kind: str, bodies: list[bytes], seconds: float, threads: int) -> tuple[float, float]:
+    """(events/s accepted, events per second of server CPU) for one server kind."""
     port = free_port()
+    if kind == "emulator":  # exactly what `masivo-tiktok emulator` runs
+        command = ["-m", "emulator", "--rate-limit", "0", "--port", str(port)]
+    else:
+        command = [__file__, "--serve", kind, "--port", str(port)]
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve", kind, "--port", str(port)],
+        [sys.executable, *command],
         env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
     )
     try:
         url = f"http://127.0.0.1:{port}{TRACK_PATH}"
         wait_ready(url)
         drive(url, bodies[:4], 0.5, threads)  # warm-up
-        return drive(url, bodies, seconds, threads)
+        cpu_before, started = cpu_seconds(proc.pid), time.monotonic()
+        rate, failures = drive(url, bodies, seconds, threads)
+        cpu = cpu_seconds(proc.pid) - cpu_before
+        if failures:
+            raise RuntimeError(f"{kind}: {failures} requests failed")
+        events = rate * (time.monotonic() - started)
+        return rate, events / cpu if cpu else float("nan")
     finally:
         proc.terminate()
         proc.wait(10)
@@ -163,19 +203,22 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batches", type=int, default=60, help="distinct bodies to cycle")
-    parser.add_argument("--serve", choices=["emulator", "baseline"])
+    parser.add_argument("--serve", choices=["baseline"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.port)
+        serve_baseline(args.port)
         return
     bodies = make_bodies(args.batches)
     print(f"body size: {len(bodies[0]) / 1024:.0f} KiB per 1000-event batch", flush=True)
-    base, base_bad = measure("baseline", bodies, args.seconds, args.threads)
-    print(f"baseline (constant ASGI app): {base:,.0f} events/s", flush=True)
-    emu, emu_bad = measure("emulator", bodies, args.seconds, args.threads)
-    print(f"emulator (validate + record): {emu:,.0f} events/s accepted ({emu_bad} failures)")
-    print(f"ratio emulator/baseline: {emu / base:.2f}")
+    print(f"{os.cpu_count()} CPUs; client threads: {args.threads}", flush=True)
+    base, base_cpu = measure("baseline", bodies, args.seconds, args.threads)
+    print(
+        f"baseline (constant ASGI app): {base:>9,.0f} events/s  ({base_cpu:,.0f} per server CPU-s)"
+    )
+    emu, emu_cpu = measure("emulator", bodies, args.seconds, args.threads)
+    print(f"emulator (validate + record): {emu:>9,.0f} events/s  ({emu_cpu:,.0f} per server CPU-s)")
+    print(f"ratio emulator/baseline: {emu / base:.3f} (per CPU-s: {emu_cpu / base_cpu:.3f})")
 
 
 if __name__ == "__main__":

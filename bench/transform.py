@@ -28,7 +28,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from transforms import TransformOptions, transform  # noqa: E402
+from transforms import TransformOptions, transform
 
 NOW = 1795521600.0  # 2026-11-24T12:00:00Z
 OPTIONS = TransformOptions(destination_id="bench", default_currency="MXN", phone_region="MX")

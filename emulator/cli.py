@@ -7,6 +7,7 @@ The lead's dispatcher (``worker/cli.py``) calls ``add_arguments`` on its sub-par
 from __future__ import annotations
 
 import argparse
+import gc
 import signal
 import sys
 import threading
@@ -88,6 +89,7 @@ def run(
         port=args.port,
     )
     stop = stop or threading.Event()
+    _tune_gc()
     server = EmulatorServer(config)
     url = server.start()
     print(f"TikTok Events API emulator listening on {server.track_url}", file=out, flush=True)
@@ -103,6 +105,19 @@ def run(
 
 
 _Handler = Any  # whatever signal.getsignal returned
+
+
+def _tune_gc() -> None:
+    """Make the cyclic GC rare in this (dedicated) emulator process.
+
+    A 1,000-event request parses into ~15k containers that stay referenced while they are
+    validated; with the default gen-0 threshold (700) the collector runs ~20 times per request
+    and promotes the whole tree to older generations, costing 20-30% of the CPU. The emulator
+    creates no reference cycles on its hot path, so a high threshold loses nothing. Not done
+    by ``EmulatorServer`` itself: that also runs inside test processes.
+    """
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
 
 
 def _install_handlers(stop: threading.Event) -> dict[int, _Handler]:

@@ -108,6 +108,7 @@ class EmulatorState:
             seen, by_event = self._seen, tally.by_event
             flags = bytearray(len(events))
             prefix = f"{mode}\0{pixel}\0"
+            names: list[str] = []
             for pos, event in enumerate(events):
                 name = event["event"]
                 key = f"{prefix}{name}\0{event['event_id']}"
@@ -116,8 +117,9 @@ class EmulatorState:
                     flags[pos] = 1
                 else:
                     seen[key] = now
-                    by_event[name] += 1
-            unique = len(events) - sum(flags)
+                    names.append(name)
+            by_event.update(names)
+            unique = len(names)
             self._append_log((pixel, mode, request_id, now, raw, bytes(flags)))
             tally.events += len(events)
             tally.unique += unique

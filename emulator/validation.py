@@ -98,45 +98,47 @@ def validate_envelope(body: object) -> TrackRequest:
 
 
 def validate_events(events: list[Any], now: float, max_age_s: float, max_future_s: float) -> None:
-    """Check every event; raise ``InvalidRequestError`` naming the first bad path."""
+    """Check every event; raise ``InvalidRequestError`` naming the first bad path.
+
+    The required fields are checked inline (this loop runs 1,000 times per request); the
+    optional objects go to one helper each.
+    """
     oldest = now - max_age_s if max_age_s > 0 else float("-inf")
     newest = now + max_future_s if max_future_s > 0 else float("inf")
+    missing = _MISSING
     for index, event in enumerate(events):
         if type(event) is not dict:
             _fail(f"data.{index}", event, "Not a valid mapping type.")
-        _check_core(index, event, oldest, newest, max_age_s)
-        user = event.get("user", _MISSING)
-        if user is not _MISSING:
+        name = event.get("event", missing)
+        if type(name) is not str or not name:
+            _fail(f"data.{index}.event", name, "Not a valid string.")
+        when = event.get("event_time", missing)
+        if type(when) is not int or not oldest <= when <= newest:
+            _bad_time(index, when, oldest, max_age_s)
+        event_id = event.get("event_id", missing)
+        if type(event_id) is not str or not event_id:
+            _fail(f"data.{index}.event_id", event_id, "Not a valid string.")
+        user = event.get("user", missing)
+        if user is not missing:
             _check_user(index, user)
-        props = event.get("properties", _MISSING)
-        if props is not _MISSING:
+        props = event.get("properties", missing)
+        if props is not missing:
             _check_properties(index, props)
-        page = event.get("page", _MISSING)
-        if page is not _MISSING:
+        page = event.get("page", missing)
+        if page is not missing:
             _check_page(index, page)
         ldu = event.get("limited_data_use", False)
         if type(ldu) is not bool:
             _fail(f"data.{index}.limited_data_use", ldu, "Not a valid boolean.")
 
 
-def _check_core(
-    index: int, event: dict[str, Any], oldest: float, newest: float, age: float
-) -> None:
-    name = event.get("event", _MISSING)
-    if type(name) is not str or not name:
-        _fail(f"data.{index}.event", name, "Not a valid string.")
-    when = event.get("event_time", _MISSING)
+def _bad_time(index: int, when: object, oldest: float, max_age_s: float) -> NoReturn:
+    path = f"data.{index}.event_time"
     if type(when) is not int:
-        _fail(f"data.{index}.event_time", when, "Not a valid integer.")
+        _fail(path, when, "Not a valid integer.")
     if when < oldest:
-        raise InvalidRequestError(
-            f"data.{index}.event_time: event is older than {format_duration(age)}"
-        )
-    if when > newest:
-        raise InvalidRequestError(f"data.{index}.event_time: event time is too far in the future")
-    event_id = event.get("event_id", _MISSING)
-    if type(event_id) is not str or not event_id:
-        _fail(f"data.{index}.event_id", event_id, "Not a valid string.")
+        raise InvalidRequestError(f"{path}: event is older than {format_duration(max_age_s)}")
+    raise InvalidRequestError(f"{path}: event time is too far in the future")
 
 
 def _check_user(index: int, user: object) -> None:

@@ -164,6 +164,33 @@ def get_runtime() -> Runtime:
     return _runtime
 
 
+def _beat_heartbeat(hostname: str | None = None) -> None:
+    from worker.heartbeat import write_heartbeat
+
+    settings = get_settings()
+    try:
+        import redis
+
+        client = redis.Redis.from_url(redis_url(settings), socket_timeout=2)
+    except Exception:  # noqa: BLE001 - a heartbeat must never take the worker down
+        client = None
+    try:
+        write_heartbeat(settings.data_dir, client, hostname)
+    finally:
+        if client is not None:
+            client.close()
+
+
+@signals.worker_ready.connect
+def _on_ready(sender: Any = None, **_: Any) -> None:
+    _beat_heartbeat(getattr(sender, "hostname", None))
+
+
+@signals.heartbeat_sent.connect
+def _on_heartbeat(sender: Any = None, **_: Any) -> None:
+    _beat_heartbeat()
+
+
 @signals.worker_process_init.connect
 def _fresh_runtime_after_fork(**_: Any) -> None:
     """A forked child must not share its parent's sockets."""

@@ -310,4 +310,68 @@ def _add_pause(sub: Any) -> None:
     r.set_defaults(handler=cmd_resume)
 
 
-REGISTRARS: list[Callable[[Any], None]] = [_add_enqueue, _add_status, _add_dlq, _add_pause]
+# -- health / metrics ---------------------------------------------------------------------
+
+
+def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 0 when this container's worker beat recently (and Redis answers, with --redis)."""
+    from worker.heartbeat import check_health
+
+    ok, reason = check_health(settings.data_dir, args.max_age)
+    if ok and args.redis:
+        try:
+            _runtime().redis.ping()
+        except Exception as exc:  # noqa: BLE001 - any failure is "unhealthy", said in one line
+            ok, reason = False, f"redis unreachable: {type(exc).__name__}"
+    print(reason, file=sys.stdout if ok else sys.stderr)
+    return 0 if ok else 1
+
+
+def _add_health(sub: Any) -> None:
+    p = sub.add_parser("health", help="exit 0 if this container's worker is alive (liveness probe)")
+    p.add_argument("--max-age", type=float, default=60.0, help="seconds a heartbeat stays fresh")
+    p.add_argument("--redis", action="store_true", help="also require Redis to answer")
+    p.set_defaults(handler=cmd_health)
+
+
+def cmd_metrics(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve Prometheus metrics until interrupted."""
+    import threading
+
+    from prometheus_client import start_http_server
+
+    from worker.metrics import registry_for
+
+    server, thread = start_http_server(args.port, addr=args.host, registry=registry_for(_runtime))
+    print(f"metrics on http://{args.host}:{args.port}/metrics", flush=True)
+    stop = threading.Event()
+    try:
+        stop.wait()
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+    return 0
+
+
+def _add_metrics(sub: Any) -> None:
+    p = sub.add_parser("metrics", help="serve Prometheus metrics (per destination, queues, DLQ)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=9108)
+    p.set_defaults(handler=cmd_metrics)
+
+
+def _add_demo(sub: Any) -> None:
+    from worker.demo import add_demo
+
+    add_demo(sub)
+
+
+REGISTRARS: list[Callable[[Any], None]] = [
+    _add_demo,
+    _add_enqueue,
+    _add_status,
+    _add_dlq,
+    _add_pause,
+    _add_health,
+    _add_metrics,
+]
