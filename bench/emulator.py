@@ -1,6 +1,6 @@
 """Throughput of the TikTok emulator vs. a trivial ASGI app on the same server stack.
 
-Run: ``.venv/bin/python bench/emulator.py [--seconds 5] [--threads 2]``.
+Run: ``.venv/bin/python bench/emulator.py [--seconds 5] [--threads 3]``.
 
 Each server runs in its own subprocess (so the client's GIL does not slow it down) on uvicorn
 with the same settings the emulator uses; the client posts pre-serialised 1000-event batches
@@ -201,7 +201,7 @@ def measure(kind: str, bodies: list[bytes], seconds: float, threads: int) -> tup
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=3)
     parser.add_argument("--batches", type=int, default=60, help="distinct bodies to cycle")
     parser.add_argument("--serve", choices=["baseline"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0)
@@ -217,7 +217,7 @@ def main() -> None:
         f"baseline (constant ASGI app): {base:>9,.0f} events/s  ({base_cpu:,.0f} per server CPU-s)"
     )
     emu, emu_cpu = measure("emulator", bodies, args.seconds, args.threads)
-    print(f"emulator (validate + record): {emu:>9,.0f} events/s  ({emu_cpu:,.0f} per server CPU-s)")
+    print(f"emulator (validate + record): {emu:>9,.0f} events/s  ({emu_cpu:,.0f} {per_cpu})")
     print(f"ratio emulator/baseline: {emu / base:.3f} (per CPU-s: {emu_cpu / base_cpu:.3f})")
 
 

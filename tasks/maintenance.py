@@ -35,4 +35,6 @@ def expire() -> Any:
 def replay_dlq() -> Any:
     """Replay the retryable dead-letter categories through the normal path."""
     rt = get_runtime()
-    return _once("replay_dlq", rt.settings.dlq_replay_s * 0.8, lambda: maintenance.replay_retryable(rt))
+    return _once(
+        "replay_dlq", rt.settings.dlq_replay_s * 0.8, lambda: maintenance.replay_retryable(rt)
+    )

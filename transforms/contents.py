@@ -28,7 +28,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from transforms.reasons import InvalidEventError, RejectReason
-from transforms.values import INT64_MAX, get_dict, to_number, to_text
+from transforms.values import INT64_MAX, to_number, to_text
 
 __all__ = ["ITEM_ALIASES", "ITEM_LIST_FIELDS", "build_contents", "find_items"]
 
@@ -45,22 +45,26 @@ ITEM_ALIASES: Final[dict[str, tuple[str, ...]]] = {
 }
 
 _INVALID: Final = RejectReason.INVALID_CONTENTS
-_TEXT_FIELDS: Final = ("content_id", "content_name", "content_category", "brand")
+_TEXT_ALIASES: Final = tuple(
+    (field, ITEM_ALIASES[field])
+    for field in ("content_id", "content_name", "content_category", "brand")
+)
+
+
+def _list_at(path: str, value: object) -> tuple[str, list[object]]:
+    if not isinstance(value, list):
+        raise InvalidEventError(_INVALID, f"{path}: must be an array of objects")
+    return path, value
 
 
 def find_items(raw: dict[str, object]) -> tuple[str, list[object]] | None:
     """The item list and its input path, or ``None`` when the event has no items."""
-    order = get_dict(raw, "order")
-    candidates: list[tuple[str, object]] = []
-    if order is not None:
-        candidates.append(("order.products", order.get("products")))
-    candidates.extend((key, raw.get(key)) for key in ITEM_LIST_FIELDS)
-    for path, value in candidates:
-        if value is None:
-            continue
-        if not isinstance(value, list):
-            raise InvalidEventError(_INVALID, f"{path}: must be an array of objects")
-        return path, value
+    order = raw.get("order")
+    if isinstance(order, dict) and order.get("products") is not None:
+        return _list_at("order.products", order["products"])
+    for key in ITEM_LIST_FIELDS:
+        if raw.get(key) is not None:
+            return _list_at(key, raw[key])
     product = raw.get("product")
     if product is None:
         return None
@@ -103,11 +107,14 @@ def _price(item: dict[str, Any], quantity: int | None) -> float | int | None:
 def _fields(item: dict[str, Any]) -> dict[str, Any]:
     """The TikTok fields of one item; error details name only the alias (prefixed later)."""
     content: dict[str, Any] = {}
-    for field in _TEXT_FIELDS:
-        alias, value = _first(item, field)
-        text = value.strip() if isinstance(value, str) else to_text(value, alias, _INVALID)
-        if text:
-            content[field] = text
+    for field, aliases in _TEXT_ALIASES:
+        for alias in aliases:
+            value = item.get(alias)
+            if value is not None:
+                text = value.strip() if isinstance(value, str) else to_text(value, alias, _INVALID)
+                if text:
+                    content[field] = text
+                break
     if "content_id" not in content and "content_name" not in content:
         return content
     quantity = _quantity(item)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Final
+from typing import Any, Final
 
 import orjson
 
@@ -26,7 +26,7 @@ __all__ = ["HASH_PREFIX", "canonical_event_id", "part_event_id"]
 HASH_PREFIX: Final = "h:"
 
 
-def _canonical_json(raw: dict[str, object]) -> bytes:
+def _canonical_json(raw: dict[str, Any]) -> bytes:
     try:
         return orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
     except (TypeError, orjson.JSONEncodeError):
@@ -40,7 +40,7 @@ def _canonical_json(raw: dict[str, object]) -> bytes:
     return text.encode("ascii")
 
 
-def canonical_event_id(raw: dict[str, object], destination_id: str) -> str:
+def canonical_event_id(raw: dict[str, Any], destination_id: str) -> str:
     """The event's stable ``event_id`` (see module docstring)."""
     given = raw.get("id")
     if isinstance(given, str) and given.strip():

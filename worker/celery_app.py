@@ -32,7 +32,15 @@ from worker.settings import Settings, load_settings
 if TYPE_CHECKING:
     from worker.runtime import Runtime
 
-__all__ = ["QUEUES", "TASK_NAMES", "app", "celery_config", "get_runtime", "get_settings", "redis_url"]
+__all__ = [
+    "QUEUES",
+    "TASK_NAMES",
+    "app",
+    "celery_config",
+    "get_runtime",
+    "get_settings",
+    "redis_url",
+]
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +180,7 @@ def _beat_heartbeat(hostname: str | None = None) -> None:
         import redis
 
         client = redis.Redis.from_url(redis_url(settings), socket_timeout=2)
-    except Exception:  # noqa: BLE001 - a heartbeat must never take the worker down
+    except Exception:
         client = None
     try:
         write_heartbeat(settings.data_dir, client, hostname)

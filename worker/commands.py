@@ -86,8 +86,13 @@ def cmd_enqueue(args: argparse.Namespace, settings: Settings) -> int:
 
         rt = _runtime()
         rt.dlq.add(bad)
-        counters.incr(rt.redis, args.destination, {"received": len(bad), "rejected:invalid_json": len(bad)})
-    print(f"enqueued {total} events for {args.destination}" + (f"; {len(bad)} bad lines dead-lettered" if bad else ""))
+        counters.incr(
+            rt.redis, args.destination, {"received": len(bad), "rejected:invalid_json": len(bad)}
+        )
+    print(
+        f"enqueued {total} events for {args.destination}"
+        + (f"; {len(bad)} bad lines dead-lettered" if bad else "")
+    )
     return 0
 
 
@@ -112,8 +117,21 @@ def _fmt(value: Any) -> str:
 
 
 def status_rows(report: dict[str, dict[str, Any]]) -> list[list[str]]:
-    header = ["destination", "received", "delivered", "dropped", "rejected", "dead", "retried",
-              "outbox", "in_flight", "retries", "dlq", "paused", "tokens"]
+    header = [
+        "destination",
+        "received",
+        "delivered",
+        "dropped",
+        "rejected",
+        "dead",
+        "retried",
+        "outbox",
+        "in_flight",
+        "retries",
+        "dlq",
+        "paused",
+        "tokens",
+    ]
     rows = [header]
     for dest, data in report.items():
         c, s = data["counters"], data["state"]
@@ -123,21 +141,35 @@ def status_rows(report: dict[str, dict[str, Any]]) -> list[list[str]]:
 
         paused = s.get("paused")
         bucket = s.get("bucket") or {}
-        rows.append([
-            dest, _fmt(int(c.get("received", 0))), _fmt(int(c.get("delivered", 0))),
-            _fmt(total("dropped:")), _fmt(total("rejected:")), _fmt(total("dead_lettered:")),
-            _fmt(int(c.get("retried", 0))), _fmt(s["outbox"]), _fmt(s["in_flight"]),
-            _fmt(s["scheduled_retries"]), _fmt(s["dlq"]),
-            f"yes ({paused.get('kind')})" if paused else "no",
-            _fmt(float(bucket.get("tokens", 0.0))) if bucket else "-",
-        ])
+        rows.append(
+            [
+                dest,
+                _fmt(int(c.get("received", 0))),
+                _fmt(int(c.get("delivered", 0))),
+                _fmt(total("dropped:")),
+                _fmt(total("rejected:")),
+                _fmt(total("dead_lettered:")),
+                _fmt(int(c.get("retried", 0))),
+                _fmt(s["outbox"]),
+                _fmt(s["in_flight"]),
+                _fmt(s["scheduled_retries"]),
+                _fmt(s["dlq"]),
+                f"yes ({paused.get('kind')})" if paused else "no",
+                _fmt(float(bucket.get("tokens", 0.0))) if bucket else "-",
+            ]
+        )
     return rows
 
 
 def render_table(rows: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
-             for row in rows]
+    lines = [
+        "  ".join(
+            cell.ljust(w) if i == 0 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    ]
     return "\n".join(lines)
 
 
@@ -193,8 +225,10 @@ def _dlq_list(args: argparse.Namespace, rt: Any) -> int:
             sys.stdout.write(orjson.dumps(row).decode() + "\n")
         else:
             when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(e.last_failure))
-            print(f"{entry_id}  {e.event_id or '-':<36}  {e.destination:<14} {e.reason:<22} "
-                  f"code={e.tiktok_code if e.tiktok_code is not None else '-':<6} {when}")
+            print(
+                f"{entry_id}  {e.event_id or '-':<36}  {e.destination:<14} {e.reason:<22} "
+                f"code={e.tiktok_code if e.tiktok_code is not None else '-':<6} {when}"
+            )
     if not args.json:
         print(f"{len(entries)} entries", file=sys.stderr)
     return 0
@@ -217,7 +251,9 @@ def _dlq_replay(args: argparse.Namespace, rt: Any) -> int:
     else:
         entries = rt.dlq.list(**_filters(args), limit=args.limit)
     result = replay(rt, entries)
-    print(f"replayed {result['replayed']} entries; skipped {result['skipped']} (unknown destination)")
+    print(
+        f"replayed {result['replayed']} entries; skipped {result['skipped']} (unknown destination)"
+    )
     return 0
 
 
@@ -246,7 +282,11 @@ def _dlq_stats(args: argparse.Namespace, rt: Any) -> int:
 
 def cmd_dlq(args: argparse.Namespace, settings: Settings) -> int:
     actions: dict[str, Callable[[argparse.Namespace, Any], int]] = {
-        "list": _dlq_list, "show": _dlq_show, "replay": _dlq_replay, "purge": _dlq_purge, "stats": _dlq_stats,
+        "list": _dlq_list,
+        "show": _dlq_show,
+        "replay": _dlq_replay,
+        "purge": _dlq_purge,
+        "stats": _dlq_stats,
     }
     return actions[args.action](args, _runtime())
 
@@ -254,15 +294,21 @@ def cmd_dlq(args: argparse.Namespace, settings: Settings) -> int:
 def _add_dlq(sub: Any) -> None:
     p = sub.add_parser("dlq", help="inspect, replay and purge the dead-letter queue")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    for name, text in [("list", "one line per dead-lettered event"), ("show", "one entry in full"),
-                       ("replay", "send entries through the normal path again"),
-                       ("purge", "delete entries"), ("stats", "counts by destination, reason, category")]:
+    for name, text in [
+        ("list", "one line per dead-lettered event"),
+        ("show", "one entry in full"),
+        ("replay", "send entries through the normal path again"),
+        ("purge", "delete entries"),
+        ("stats", "counts by destination, reason, category"),
+    ]:
         a = actions.add_parser(name, help=text)
         if name == "show":
             a.add_argument("entry_id")
             continue
         if name == "replay":
-            a.add_argument("entry_ids", nargs="*", help="entry ids (default: every entry matching the filters)")
+            a.add_argument(
+                "entry_ids", nargs="*", help="entry ids (default: every entry matching the filters)"
+            )
         a.add_argument("--destination", default=None)
         a.add_argument("--reason", default=None)
         a.add_argument("--since", type=parse_time, default=None, help="ISO-8601 or Unix seconds")
@@ -282,7 +328,9 @@ def cmd_pause(args: argparse.Namespace, settings: Settings) -> int:
     settings.destination(args.destination)
     rt = _runtime()
     if pause(rt.redis, args.destination, "operator", args.reason, time.time()):
-        print(f"{args.destination}: paused; events stay queued until 'masivo-tiktok resume {args.destination}'")
+        print(
+            f"{args.destination}: paused; events stay queued until 'masivo-tiktok resume {args.destination}'"
+        )
     else:
         print(f"{args.destination}: already paused")
     return 0
@@ -321,7 +369,7 @@ def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
     if ok and args.redis:
         try:
             _runtime().redis.ping()
-        except Exception as exc:  # noqa: BLE001 - any failure is "unhealthy", said in one line
+        except Exception as exc:
             ok, reason = False, f"redis unreachable: {type(exc).__name__}"
     print(reason, file=sys.stdout if ok else sys.stderr)
     return 0 if ok else 1

@@ -60,7 +60,9 @@ def read(client: redis.Redis, destination: str) -> dict[str, float]:
 
 
 def known_destinations(client: redis.Redis) -> list[str]:
-    return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in client.smembers(DESTINATIONS_KEY))
+    return sorted(
+        m.decode() if isinstance(m, bytes) else str(m) for m in client.smembers(DESTINATIONS_KEY)
+    )
 
 
 def read_all(client: redis.Redis) -> dict[str, dict[str, float]]:

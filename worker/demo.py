@@ -29,7 +29,11 @@ from worker.settings import DEFAULT_DESTINATION, Settings
 
 __all__ = ["add_demo"]
 
-DEMO_PIXELS = {"brand-a": "C9DEMOAAAAAAAAAAAAAA", "brand-b": "C9DEMOBBBBBBBBBBBBBB", "brand-bad": "C9DEMOCCCCCCCCCCCCCC"}
+DEMO_PIXELS = {
+    "brand-a": "C9DEMOAAAAAAAAAAAAAA",
+    "brand-b": "C9DEMOBBBBBBBBBBBBBB",
+    "brand-bad": "C9DEMOCCCCCCCCCCCCCC",
+}
 
 
 class Stack:
@@ -74,7 +78,9 @@ def _real_mode(settings: Settings) -> bool:
     return True
 
 
-def _start(args: argparse.Namespace, settings: Settings, stack: Stack, real: bool) -> dict[str, str]:
+def _start(
+    args: argparse.Namespace, settings: Settings, stack: Stack, real: bool
+) -> dict[str, str]:
     """Redis, emulator, destinations and the environment every process shares."""
     from worker.embedded import ensure_embedded
 
@@ -87,19 +93,33 @@ def _start(args: argparse.Namespace, settings: Settings, stack: Stack, real: boo
         import redis
 
         redis.Redis.from_url(url).flushall()  # the demo's own Redis: start from zero
-    env.update(REDIS_URL=url, MASIVO_TIKTOK_DATA_DIR=str(stack.data_dir), MASIVO_TIKTOK_LINGER="0.2",
-               MASIVO_TIKTOK_RECOVER="2", MASIVO_TIKTOK_AUTH_PROBE="5", PYTHONUNBUFFERED="1")
+    env.update(
+        REDIS_URL=url,
+        MASIVO_TIKTOK_DATA_DIR=str(stack.data_dir),
+        MASIVO_TIKTOK_LINGER="0.2",
+        MASIVO_TIKTOK_RECOVER="2",
+        MASIVO_TIKTOK_AUTH_PROBE="5",
+        PYTHONUNBUFFERED="1",
+    )
     if real:
         return env
     from emulator import EmulatorConfig, EmulatorServer
 
     tokens = {b: f"demo-{b}-{secrets.token_hex(8)}" for b in DEMO_PIXELS}
     creds = {tokens[b]: frozenset({DEMO_PIXELS[b]}) for b in ("brand-a", "brand-b")}
-    stack.emulator = EmulatorServer(EmulatorConfig(credentials=creds, rate_limit=1000, max_future_s=60))
+    stack.emulator = EmulatorServer(
+        EmulatorConfig(credentials=creds, rate_limit=1000, max_future_s=60)
+    )
     stack.emulator.start()
     dests = [
-        {"id": b, "pixel_code": DEMO_PIXELS[b], "access_token": tokens[b], "default_currency": "MXN",
-         "phone_region": "MX", **({"test_event_code": "TEST12345"} if b == "brand-b" else {})}
+        {
+            "id": b,
+            "pixel_code": DEMO_PIXELS[b],
+            "access_token": tokens[b],
+            "default_currency": "MXN",
+            "phone_region": "MX",
+            **({"test_event_code": "TEST12345"} if b == "brand-b" else {}),
+        }
         for b in DEMO_PIXELS
     ]
     dfile = stack.data_dir / "destinations.yaml"
@@ -119,8 +139,14 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     try:
         env = _start(args, settings, stack, real)
         celery = [sys.executable, "-m", "celery", "-A", "worker"]
-        stack.spawn("worker", [*celery, "worker", "-c", "2", "--loglevel=WARNING", "-n", "demo@%h"], env)
-        stack.spawn("beat", [*celery, "beat", "--loglevel=WARNING", "-s", str(data_dir / "beat-schedule")], env)
+        stack.spawn(
+            "worker", [*celery, "worker", "-c", "2", "--loglevel=WARNING", "-n", "demo@%h"], env
+        )
+        stack.spawn(
+            "beat",
+            [*celery, "beat", "--loglevel=WARNING", "-s", str(data_dir / "beat-schedule")],
+            env,
+        )
         os.environ.update(env)  # this process enqueues and reads status through the same settings
         from worker import celery_app
 
@@ -174,9 +200,11 @@ def _progress_line(report: dict[str, Any], elapsed: float) -> str:
             if plain or by_reason:
                 total[head] += int(value)
         total["waiting"] += data["state"]["outbox"]
-    return (f"[{elapsed:5.1f}s] received {total['received']:,}  delivered {total['delivered']:,}  "
-            f"dropped {total['dropped']:,}  rejected {total['rejected']:,}  "
-            f"dead-lettered {total['dead_lettered']:,}  waiting {total['waiting']:,}")
+    return (
+        f"[{elapsed:5.1f}s] received {total['received']:,}  delivered {total['delivered']:,}  "
+        f"dropped {total['dropped']:,}  rejected {total['rejected']:,}  "
+        f"dead-lettered {total['dead_lettered']:,}  waiting {total['waiting']:,}"
+    )
 
 
 def _watch(counts: dict[str, int], started: float, real: bool, timeout: float) -> int:
@@ -191,13 +219,20 @@ def _watch(counts: dict[str, int], started: float, real: bool, timeout: float) -
         report = maintenance.status(rt, list(counts))
         now = time.time()
         if tty or now - last_print >= 2:
-            print(("\r" if tty else "") + _progress_line(report, now - started), end="" if tty else "\n", flush=True)
+            print(
+                ("\r" if tty else "") + _progress_line(report, now - started),
+                end="" if tty else "\n",
+                flush=True,
+            )
             last_print = now
         if _done(report, counts):
             break
         time.sleep(0.25)
     else:
-        print(f"\ndemo: not finished after {timeout:.0f}s; see {rt.settings.data_dir}/worker.log", file=sys.stderr)
+        print(
+            f"\ndemo: not finished after {timeout:.0f}s; see {rt.settings.data_dir}/worker.log",
+            file=sys.stderr,
+        )
         _summary(report, started)
         return 1
     if tty:
@@ -230,10 +265,18 @@ def _summary(report: dict[str, Any], started: float) -> None:
     print("\nDestinations")
     for dest, data in report.items():
         paused = data["state"]["paused"]
-        note = f"PAUSED ({paused['kind']}: {paused['reason']}); {data['state']['scheduled_retries']} batches kept" if paused else "ok"
-        print(f"  {dest:<14} delivered {int(data['counters'].get('delivered', 0)):>8,}  dlq {data['state']['dlq']:>5}  {note}")
-    print(f"\nachieved rate: {total_delivered / elapsed:,.0f} events/s over {elapsed:.1f}s "
-          "(from the first enqueue, worker start-up included)")
+        note = (
+            f"PAUSED ({paused['kind']}: {paused['reason']}); {data['state']['scheduled_retries']} batches kept"
+            if paused
+            else "ok"
+        )
+        print(
+            f"  {dest:<14} delivered {int(data['counters'].get('delivered', 0)):>8,}  dlq {data['state']['dlq']:>5}  {note}"
+        )
+    print(
+        f"\nachieved rate: {total_delivered / elapsed:,.0f} events/s over {elapsed:.1f}s "
+        "(from the first enqueue, worker start-up included)"
+    )
 
 
 def _keep_running(env: dict[str, str], stack: Stack) -> None:

@@ -35,34 +35,78 @@ def _customer(i: int) -> dict[str, Any]:
 
 def purchase_native(now: float, i: int) -> dict[str, Any]:
     return {
-        "id": f"demo-{i}", "type": "PURCHASE", "issued_at": now - 120, **_customer(i),
-        "order": {"purchase_id": f"ord-{i}", "value": 1299.0, "currency": "MXN", "products": [
-            {"sku": "TEN-42", "name": "Tenis Runner", "amount": 1, "value": 899.0, "category": "Calzado"},
-            {"sku": "CAL-01", "name": "Calcetas", "amount": 4, "value": 400.0, "brand": "Masivo"},
-        ]},
+        "id": f"demo-{i}",
+        "type": "PURCHASE",
+        "issued_at": now - 120,
+        **_customer(i),
+        "order": {
+            "purchase_id": f"ord-{i}",
+            "value": 1299.0,
+            "currency": "MXN",
+            "products": [
+                {
+                    "sku": "TEN-42",
+                    "name": "Tenis Runner",
+                    "amount": 1,
+                    "value": 899.0,
+                    "category": "Calzado",
+                },
+                {
+                    "sku": "CAL-01",
+                    "name": "Calcetas",
+                    "amount": 4,
+                    "value": 400.0,
+                    "brand": "Masivo",
+                },
+            ],
+        },
     }
 
 
 def purchase_alternative(now: float, i: int) -> dict[str, Any]:
     return {
-        "id": f"demo-{i}", "type": "purchase", "issued_at": (now - 300) * 1000, **_customer(i),
-        "order_id": f"alt-{i}", "value": 59.98, "currency": "USD",
+        "id": f"demo-{i}",
+        "type": "purchase",
+        "issued_at": (now - 300) * 1000,
+        **_customer(i),
+        "order_id": f"alt-{i}",
+        "value": 59.98,
+        "currency": "USD",
         "items": [{"item_id": 1001, "item_name": "Gorra", "unit_price": 29.99, "quantity": 2}],
     }
 
 
 def add_to_cart(now: float, i: int) -> dict[str, Any]:
-    return {"id": f"demo-{i}", "type": "add_to_cart", "issued_at": now - 60, **_customer(i),
-            "value": 899.0, "currency": "MXN", "product": {"sku": "TEN-42", "name": "Tenis Runner", "price": 899.0}}
+    return {
+        "id": f"demo-{i}",
+        "type": "add_to_cart",
+        "issued_at": now - 60,
+        **_customer(i),
+        "value": 899.0,
+        "currency": "MXN",
+        "product": {"sku": "TEN-42", "name": "Tenis Runner", "price": 899.0},
+    }
 
 
 def view_item(now: float, i: int) -> dict[str, Any]:
-    return {"id": f"demo-{i}", "type": "view_item", "issued_at": now - 30, **_customer(i),
-            "items": [{"id": "TEN-42", "name": "Tenis Runner", "category": "Calzado"}], "content_type": "product"}
+    return {
+        "id": f"demo-{i}",
+        "type": "view_item",
+        "issued_at": now - 30,
+        **_customer(i),
+        "items": [{"id": "TEN-42", "name": "Tenis Runner", "category": "Calzado"}],
+        "content_type": "product",
+    }
 
 
 def search(now: float, i: int) -> dict[str, Any]:
-    return {"id": f"demo-{i}", "type": "search", "issued_at": now - 20, **_customer(i), "query": "tenis rojos"}
+    return {
+        "id": f"demo-{i}",
+        "type": "search",
+        "issued_at": now - 20,
+        **_customer(i),
+        "query": "tenis rojos",
+    }
 
 
 def simple(kind: str, **extra: Any) -> Template:
@@ -73,53 +117,112 @@ def simple(kind: str, **extra: Any) -> Template:
 
 
 def custom_nested(now: float, i: int) -> dict[str, Any]:
-    return {"id": f"demo-{i}", "type": "video_watched", "issued_at": now - 10, **_customer(i),
-            "metadata": {"video": {"id": 7, "title": "Unboxing"}, "duration_seconds": 42, "tags": ["promo", "verano"]}}
+    return {
+        "id": f"demo-{i}",
+        "type": "video_watched",
+        "issued_at": now - 10,
+        **_customer(i),
+        "metadata": {
+            "video": {"id": 7, "title": "Unboxing"},
+            "duration_seconds": 42,
+            "tags": ["promo", "verano"],
+        },
+    }
 
 
 def free_trial(now: float, i: int) -> dict[str, Any]:
-    return {"id": f"demo-{i}", "type": "free_trial_started", "issued_at": now - 10, **_customer(i),
-            "metadata": {"plan_name": "Pro", "trial_days": 14}}
+    return {
+        "id": f"demo-{i}",
+        "type": "free_trial_started",
+        "issued_at": now - 10,
+        **_customer(i),
+        "metadata": {"plan_name": "Pro", "trial_days": 14},
+    }
 
 
 def audience(action: str) -> Template:
     def build(now: float, i: int) -> dict[str, Any]:
-        return {"id": f"demo-{i}", "type": "AUDIENCE", "action": action, "issued_at": now - 5,
-                "audience": {"id": f"aud-{i % 7}", "name": "VIP"}, "customer_ids": [f"cust-{k}" for k in range(1200)]}
+        return {
+            "id": f"demo-{i}",
+            "type": "AUDIENCE",
+            "action": action,
+            "issued_at": now - 5,
+            "audience": {"id": f"aud-{i % 7}", "name": "VIP"},
+            "customer_ids": [f"cust-{k}" for k in range(1200)],
+        }
 
     return build
 
 
 def customer_tags(now: float, i: int) -> dict[str, Any]:
-    return {"id": f"demo-{i}", "type": "CUSTOMER_TAGS", "customer_id": f"cust-{i}", "tags": ["vip", "early"],
-            "action": "add", "issued_at": now - 5}
+    return {
+        "id": f"demo-{i}",
+        "type": "CUSTOMER_TAGS",
+        "customer_id": f"cust-{i}",
+        "tags": ["vip", "early"],
+        "action": "add",
+        "issued_at": now - 5,
+    }
 
 
 def invalid_purchase(now: float, i: int) -> dict[str, Any]:
-    return {"id": f"demo-{i}", "type": "PURCHASE", "issued_at": now, "customer_id": "x", "order": {"products": []}}
+    return {
+        "id": f"demo-{i}",
+        "type": "PURCHASE",
+        "issued_at": now,
+        "customer_id": "x",
+        "order": {"products": []},
+    }
 
 
 def too_old(now: float, i: int) -> dict[str, Any]:
-    return {"id": f"demo-{i}", "type": "view_item", "issued_at": now - 8 * DAY, "customer_id": "old",
-            "items": [{"id": "A"}]}
+    return {
+        "id": f"demo-{i}",
+        "type": "view_item",
+        "issued_at": now - 8 * DAY,
+        "customer_id": "old",
+        "items": [{"id": "A"}],
+    }
 
 
 def refused_by_tiktok(now: float, i: int) -> dict[str, Any]:
     """Two minutes ahead: within our clock-skew tolerance, beyond the demo TikTok's."""
-    return {"id": f"demo-{i}", "type": "ClickButton", "issued_at": now + 120, "customer_id": "skewed"}
+    return {
+        "id": f"demo-{i}",
+        "type": "ClickButton",
+        "issued_at": now + 120,
+        "customer_id": "skewed",
+    }
 
 
 TEMPLATES: list[Template] = [
-    purchase_native, purchase_alternative, add_to_cart, view_item, search,
-    simple("sign_up"), simple("begin_checkout", value=1299.0, currency="MXN", items=[{"sku": "TEN-42"}]),
+    purchase_native,
+    purchase_alternative,
+    add_to_cart,
+    view_item,
+    search,
+    simple("sign_up"),
+    simple("begin_checkout", value=1299.0, currency="MXN", items=[{"sku": "TEN-42"}]),
     simple("add_payment_info", value=1299.0, currency="MXN", items=[{"sku": "TEN-42"}]),
     simple("add_to_wishlist", items=[{"sku": "CAL-01", "name": "Calcetas"}]),
-    simple("ClickButton", description="Comprar ahora"), simple("SubmitForm", description="Contacto"),
-    simple("Contact"), simple("Download", description="catalogo.pdf"), simple("Subscribe", value=99, currency="MXN"),
-    simple("PlaceAnOrder", value=10, currency="MXN", items=[{"sku": "X1"}]), simple("Lead"),
-    custom_nested, free_trial, customer_tags,
+    simple("ClickButton", description="Comprar ahora"),
+    simple("SubmitForm", description="Contacto"),
+    simple("Contact"),
+    simple("Download", description="catalogo.pdf"),
+    simple("Subscribe", value=99, currency="MXN"),
+    simple("PlaceAnOrder", value=10, currency="MXN", items=[{"sku": "X1"}]),
+    simple("Lead"),
+    custom_nested,
+    free_trial,
+    customer_tags,
 ]
-RARE: list[Template] = [audience("calculate"), audience("delete"), invalid_purchase, too_old, refused_by_tiktok]
+RARE: list[Template] = [
+    audience("calculate"),
+    audience("delete"),
+    invalid_purchase,
+    too_old,
+    refused_by_tiktok,
+]
 
 
 def sample_events(now: float, total: int) -> Iterator[tuple[str, Any]]:

@@ -8,6 +8,7 @@ count live workers across machines).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -27,7 +28,9 @@ def heartbeat_file(data_dir: Path) -> Path:
     return data_dir / "heartbeat.json"
 
 
-def write_heartbeat(data_dir: Path, client: redis.Redis | None, hostname: str | None = None) -> None:
+def write_heartbeat(
+    data_dir: Path, client: redis.Redis | None, hostname: str | None = None
+) -> None:
     """Record that this worker is alive now (file first: it needs nothing else to work)."""
     name = hostname or socket.gethostname()
     beat = orjson.dumps({"hostname": name, "pid": os.getpid(), "at": time.time()})
@@ -37,10 +40,9 @@ def write_heartbeat(data_dir: Path, client: redis.Redis | None, hostname: str | 
     tmp.write_bytes(beat)
     tmp.replace(path)
     if client is not None:
-        try:
+        # the file beat is what liveness reads; Redis trouble shows up elsewhere
+        with contextlib.suppress(redis.RedisError):
             client.set(HEARTBEAT_PREFIX + name, beat, ex=HEARTBEAT_TTL_S)
-        except redis.RedisError:
-            pass  # the file beat is what liveness reads; Redis trouble shows up elsewhere
 
 
 def live_workers(client: redis.Redis) -> list[dict[str, Any]]:
@@ -63,5 +65,8 @@ def check_health(data_dir: Path, max_age_s: float, now: float | None = None) -> 
         return False, f"unreadable heartbeat {path}: {exc}"
     age = (now if now is not None else time.time()) - float(beat.get("at", 0))
     if age > max_age_s:
-        return False, f"last heartbeat {age:.0f}s ago (limit {max_age_s:.0f}s) from {beat.get('hostname')}"
+        return (
+            False,
+            f"last heartbeat {age:.0f}s ago (limit {max_age_s:.0f}s) from {beat.get('hostname')}",
+        )
     return True, f"ok: heartbeat {age:.1f}s ago from {beat.get('hostname')} pid {beat.get('pid')}"

@@ -16,7 +16,9 @@ import redis
 __all__ = ["run_once_per_period"]
 
 
-def run_once_per_period(client: redis.Redis, name: str, period_s: float, job: Callable[[], Any]) -> Any:
+def run_once_per_period(
+    client: redis.Redis, name: str, period_s: float, job: Callable[[], Any]
+) -> Any:
     """Run ``job`` unless it already ran in this period; returns its result or ``"skipped"``."""
     ttl_ms = max(500, int(period_s * 1000))
     if not client.set(f"mtt:lock:{name}", os.getpid(), nx=True, px=ttl_ms):

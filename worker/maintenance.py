@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from transforms import is_too_old
+from transforms.options import TransformOptions
 from worker import counters
 from worker.deadletter import DeadLetter
 from worker.errors import ConfigError
@@ -65,7 +66,7 @@ def expire(rt: Runtime) -> dict[str, int]:
             continue
         box = rt.outbox(d)
 
-        def old(item: Item) -> bool:
+        def old(item: Item, options: TransformOptions = options) -> bool:
             return is_too_old(int(item.event.get("event_time", 0)), options, now)
 
         n = len(box.drop_expired_head(old))
@@ -79,8 +80,22 @@ def expire(rt: Runtime) -> dict[str, int]:
             if len(keep) == len(batch.items):
                 continue
             due = rt.redis.zscore(box.k_retry, batch_id) or now
-            replacement = [] if not keep else [(Batch(id=batch.id + "x", items=keep, attempts=batch.attempts,
-                                                       first_failure=batch.first_failure, created=batch.created), due)]
+            replacement = (
+                []
+                if not keep
+                else [
+                    (
+                        Batch(
+                            id=batch.id + "x",
+                            items=keep,
+                            attempts=batch.attempts,
+                            first_failure=batch.first_failure,
+                            created=batch.created,
+                        ),
+                        due,
+                    )
+                ]
+            )
             if box.reschedule(batch_id, replacement):
                 n += len(batch.items) - len(keep)
         n += _expire_dlq(rt, d, options, now)
@@ -114,7 +129,9 @@ def replay(
             skipped += 1
             continue
         if entry.payload is not None:
-            payloads.setdefault(entry.destination, []).append(Item(event=entry.payload, enqueued_at=now))
+            payloads.setdefault(entry.destination, []).append(
+                Item(event=entry.payload, enqueued_at=now)
+            )
         elif entry.raw_event is not None:
             raws.setdefault(entry.destination, []).append(entry.raw_event)
         else:
@@ -137,7 +154,8 @@ def replay_retryable(rt: Runtime, limit: int = 10_000) -> dict[str, int]:
     entries = [
         (entry_id, entry)
         for entry_id, entry in rt.dlq.list(limit=limit)
-        if entry.category in RETRYABLE_CATEGORIES and paused_info(rt.redis, entry.destination) is None
+        if entry.category in RETRYABLE_CATEGORIES
+        and paused_info(rt.redis, entry.destination) is None
     ]
     return replay(rt, entries) if entries else {"replayed": 0, "skipped": 0}
 
@@ -156,7 +174,9 @@ def probe_auth(rt: Runtime) -> dict[str, str]:
             resume(rt.redis, d)  # nothing to risk: the next delivery re-checks the token
             report_action = "resumed (nothing queued)"
         else:
-            report_action = "resumed" if report.action == "delivered" else f"still paused ({report.action})"
+            report_action = (
+                "resumed" if report.action == "delivered" else f"still paused ({report.action})"
+            )
         results[d] = report_action
     return results
 

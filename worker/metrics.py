@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import redis
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
@@ -52,21 +51,32 @@ class DomainCollector(Collector):
         report = maintenance.status(rt)
         yield from self._counters(report)
         yield from self._state(report)
-        queue = GaugeMetricFamily(f"{PREFIX}_celery_queue_length", "Messages waiting in a Celery queue", labels=["queue"])
+        queue = GaugeMetricFamily(
+            f"{PREFIX}_celery_queue_length", "Messages waiting in a Celery queue", labels=["queue"]
+        )
         for name in QUEUES:
             queue.add_metric([name], float(rt.redis.llen(name)))
         yield queue
-        yield GaugeMetricFamily(f"{PREFIX}_workers_alive", "Workers with a fresh heartbeat",
-                                value=float(len(live_workers(rt.redis))))
+        yield GaugeMetricFamily(
+            f"{PREFIX}_workers_alive",
+            "Workers with a fresh heartbeat",
+            value=float(len(live_workers(rt.redis))),
+        )
 
     def _counters(self, report: dict[str, dict[str, Any]]) -> Iterator[Metric]:
-        plain = {f: CounterMetricFamily(f"{PREFIX}_{n}", h, labels=["destination"]) for f, (n, h) in PLAIN_COUNTERS.items()}
+        plain = {
+            f: CounterMetricFamily(f"{PREFIX}_{n}", h, labels=["destination"])
+            for f, (n, h) in PLAIN_COUNTERS.items()
+        }
         labelled = {
             p: CounterMetricFamily(f"{PREFIX}_{n}", h, labels=["destination", label])
             for p, (n, label, h) in LABELLED_COUNTERS.items()
         }
-        age = GaugeMetricFamily(f"{PREFIX}_event_age_at_delivery_seconds_avg",
-                                "Mean seconds from event_time to TikTok's acceptance", labels=["destination"])
+        age = GaugeMetricFamily(
+            f"{PREFIX}_event_age_at_delivery_seconds_avg",
+            "Mean seconds from event_time to TikTok's acceptance",
+            labels=["destination"],
+        )
         for dest, data in report.items():
             c = data["counters"]
             for field, family in plain.items():
@@ -74,23 +84,39 @@ class DomainCollector(Collector):
             for name, value in c.items():
                 for prefix, family in labelled.items():
                     if name.startswith(prefix):
-                        family.add_metric([dest, name[len(prefix):]], float(value))
+                        family.add_metric([dest, name[len(prefix) :]], float(value))
             if c.get("delivery_age_count"):
-                age.add_metric([dest], float(c["delivery_age_sum"]) / float(c["delivery_age_count"]))
+                age.add_metric(
+                    [dest], float(c["delivery_age_sum"]) / float(c["delivery_age_count"])
+                )
         yield from plain.values()
         yield from labelled.values()
         yield age
 
     def _state(self, report: dict[str, dict[str, Any]]) -> Iterator[Metric]:
         gauges = {
-            "outbox": GaugeMetricFamily(f"{PREFIX}_outbox_depth", "Events waiting in the outbox", labels=["destination"]),
-            "in_flight": GaugeMetricFamily(f"{PREFIX}_in_flight_batches", "Batches leased by a worker", labels=["destination"]),
-            "scheduled_retries": GaugeMetricFamily(f"{PREFIX}_scheduled_retries", "Batches waiting for a retry", labels=["destination"]),
-            "dlq": GaugeMetricFamily(f"{PREFIX}_dlq_entries", "Dead-letter entries", labels=["destination"]),
+            "outbox": GaugeMetricFamily(
+                f"{PREFIX}_outbox_depth", "Events waiting in the outbox", labels=["destination"]
+            ),
+            "in_flight": GaugeMetricFamily(
+                f"{PREFIX}_in_flight_batches", "Batches leased by a worker", labels=["destination"]
+            ),
+            "scheduled_retries": GaugeMetricFamily(
+                f"{PREFIX}_scheduled_retries", "Batches waiting for a retry", labels=["destination"]
+            ),
+            "dlq": GaugeMetricFamily(
+                f"{PREFIX}_dlq_entries", "Dead-letter entries", labels=["destination"]
+            ),
         }
-        paused = GaugeMetricFamily(f"{PREFIX}_paused", "1 when the destination is paused", labels=["destination", "kind"])
-        tokens = GaugeMetricFamily(f"{PREFIX}_bucket_tokens", "Tokens in the rate-limit bucket", labels=["destination"])
-        rate = GaugeMetricFamily(f"{PREFIX}_bucket_rate", "Effective events/s of the bucket", labels=["destination"])
+        paused = GaugeMetricFamily(
+            f"{PREFIX}_paused", "1 when the destination is paused", labels=["destination", "kind"]
+        )
+        tokens = GaugeMetricFamily(
+            f"{PREFIX}_bucket_tokens", "Tokens in the rate-limit bucket", labels=["destination"]
+        )
+        rate = GaugeMetricFamily(
+            f"{PREFIX}_bucket_rate", "Effective events/s of the bucket", labels=["destination"]
+        )
         for dest, data in report.items():
             s = data["state"]
             for field, family in gauges.items():

@@ -85,7 +85,11 @@ class Scrubber:
             return self.text(value)
         if isinstance(value, dict):
             return {
-                k: (REDACTED if isinstance(k, str) and SENSITIVE_KEYS.search(k) else self(v, depth + 1))
+                k: (
+                    REDACTED
+                    if isinstance(k, str) and SENSITIVE_KEYS.search(k)
+                    else self(v, depth + 1)
+                )
                 for k, v in value.items()
             }
         if isinstance(value, list | tuple):

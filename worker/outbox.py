@@ -241,16 +241,16 @@ class Outbox:
 
     # -- finishing -------------------------------------------------------------------------
     def forget(self, batch_id: str) -> bool:
-        return bool(self._forget(keys=[self.k_batches, self.k_leases, self.k_retry], args=[batch_id]))
+        return bool(
+            self._forget(keys=[self.k_batches, self.k_leases, self.k_retry], args=[batch_id])
+        )
 
     def reschedule(self, old_id: str | None, batches: Sequence[tuple[Batch, float]]) -> bool:
         """Replace ``old_id`` by ``batches`` (each due at its time); atomic."""
         args: list[Any] = [old_id or ""]
         for batch, due in batches:
             args.extend([batch.id, batch.dumps(), due])
-        return bool(
-            self._reschedule(keys=[self.k_batches, self.k_leases, self.k_retry], args=args)
-        )
+        return bool(self._reschedule(keys=[self.k_batches, self.k_leases, self.k_retry], args=args))
 
     def recover(self, now: float) -> int:
         """Expired leases (their worker died or hung) become retries due now."""

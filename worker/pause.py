@@ -17,7 +17,9 @@ from worker.outbox import key
 __all__ = ["is_paused", "pause", "paused_info", "resume"]
 
 
-def pause(client: redis.Redis, destination: str, kind: str, reason: str, now: float, **extra: Any) -> bool:
+def pause(
+    client: redis.Redis, destination: str, kind: str, reason: str, now: float, **extra: Any
+) -> bool:
     """Pause; returns True when this call paused it (False: it already was)."""
     info = {"kind": kind, "reason": reason, "since": now, **extra}
     return bool(client.set(key(destination, "paused"), orjson.dumps(info), nx=True))

@@ -9,134 +9,25 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import time
-import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
-import redis
-import yaml
 
-from emulator import EmulatorConfig, EmulatorServer
-from worker.embedded import RedisProcess
+from emulator import EmulatorServer
+from tests.integration.stack import (
+    PIXEL_A,
+    PIXEL_B,
+    TOKEN_A,
+    TOKEN_B,
+    TOKEN_BAD,
+    Stack,
+    events_file,
+    pool_children,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
-
-PIXEL_A = "C9AAAAAAAAAAAAAAAAAA"
-PIXEL_B = "C9BBBBBBBBBBBBBBBBBB"
-PIXEL_BAD = "C9CCCCCCCCCCCCCCCCCC"
-TOKEN_A = "secret-token-A-7f3a9c2e51"
-TOKEN_B = "secret-token-B-0c4d8e1f62"
-TOKEN_BAD = "secret-token-revoked-99x"
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-
-
-def wait_for(condition: Callable[[], bool], deadline_s: float = 60.0, what: str = "") -> None:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what or condition}")
-
-
-def events_file(path: Path, n: int, prefix: str) -> Path:
-    now = int(time.time())
-    with path.open("wb") as f:
-        for i in range(n):
-            event = {
-                "id": f"{prefix}-{i}",
-                "type": "add_to_cart" if i % 3 else "view_item",
-                "customer_id": f"c{i}",
-                "email": f"user{i}@shop.mx",
-                "issued_at": now - 5,
-                "items": [{"sku": f"sku-{i % 17}", "name": "Tenis", "unit_price": 10, "quantity": 1}],
-                "currency": "MXN",
-                "value": 10,
-            }
-            f.write(orjson.dumps(event) + b"\n")
-    return path
-
-
-class Stack:
-    """A Redis, an emulator and the environment the worker processes share."""
-
-    def __init__(self, tmp: Path, redis_url: str, emulator: EmulatorServer, **env: str) -> None:
-        self.tmp = tmp
-        self.emulator = emulator
-        dests = [
-            {"id": "brand-a", "pixel_code": PIXEL_A, "access_token": TOKEN_A},
-            {"id": "brand-b", "pixel_code": PIXEL_B, "access_token": TOKEN_B},
-            {"id": "brand-bad", "pixel_code": PIXEL_BAD, "access_token": TOKEN_BAD},
-        ]
-        dfile = tmp / "destinations.yaml"
-        dfile.write_text(yaml.safe_dump({"destinations": dests}))
-        self.env = {
-            k: v for k, v in os.environ.items() if not k.startswith(("TIKTOK_", "MASIVO_", "REDIS_", "SENTRY_"))
-        }
-        self.env.update(
-            REDIS_URL=redis_url,
-            TIKTOK_API_BASE_URL=emulator.url,
-            MASIVO_TIKTOK_DESTINATIONS=str(dfile),
-            MASIVO_TIKTOK_LINGER="0.2",
-            MASIVO_TIKTOK_HTTP_TIMEOUT="5",
-            PYTHONUNBUFFERED="1",
-        )
-        self.env.update(env)
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.redis = redis.Redis.from_url(redis_url)
-
-    def worker(self, concurrency: int = 2, beat: bool = False) -> subprocess.Popen[bytes]:
-        log = (self.tmp / f"worker-{len(self.procs)}.log").open("wb")
-        cmd = [str(BIN / "celery"), "-A", "worker", "worker", "--loglevel=INFO", "-c", str(concurrency),
-               "-n", f"test-{uuid.uuid4().hex[:8]}@%h", "--without-mingle", "--without-gossip"]
-        if beat:
-            cmd += ["-B", "-s", str(self.tmp / "beat-schedule")]
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        self.procs.append(proc)
-        return proc
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(BIN / "masivo-tiktok"), *args], cwd=ROOT, env=self.env,
-                              capture_output=True, text=True, timeout=120, check=False)
-
-    def logs(self) -> str:
-        return "".join(p.read_text(errors="replace") for p in self.tmp.glob("worker-*.log"))
-
-    def unique(self, pixel: str) -> int:
-        by_pixel: dict[str, Any] = self.emulator.summary()["by_pixel"]
-        return int(by_pixel.get(pixel, {}).get("unique", 0))
-
-    def close(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        self.redis.close()
-
-
-@pytest.fixture
-def fresh_redis(tmp_path: Path) -> Iterator[str]:
-    with RedisProcess(tmp_path / "redis", port=0) as server:
-        yield server.url
-
-
-@pytest.fixture
-def emulator() -> Iterator[EmulatorServer]:
-    creds = {TOKEN_A: frozenset({PIXEL_A}), TOKEN_B: frozenset({PIXEL_B})}
-    with EmulatorServer(EmulatorConfig(credentials=creds, rate_limit=1000)) as server:
-        yield server
 
 
 def test_several_workers_deliver_every_event_within_the_rate_limit(
@@ -146,12 +37,18 @@ def test_several_workers_deliver_every_event_within_the_rate_limit(
     try:
         stack.worker(concurrency=2)
         stack.worker(concurrency=2)  # 4 processes share one bucket per destination
-        a = stack.cli("enqueue", str(events_file(tmp_path / "a.jsonl", 3500, "a")), "--destination", "brand-a")
+        a = stack.cli(
+            "enqueue", str(events_file(tmp_path / "a.jsonl", 3500, "a")), "--destination", "brand-a"
+        )
         assert a.returncode == 0, a.stderr
         assert "enqueued 3500 events" in a.stdout
-        b = stack.cli("enqueue", str(events_file(tmp_path / "b.jsonl", 300, "b")), "--destination", "brand-b")
+        b = stack.cli(
+            "enqueue", str(events_file(tmp_path / "b.jsonl", 300, "b")), "--destination", "brand-b"
+        )
         assert b.returncode == 0, b.stderr
-        wait_for(lambda: stack.unique(PIXEL_A) == 3500 and stack.unique(PIXEL_B) == 300, 90, "delivery")
+        wait_for(
+            lambda: stack.unique(PIXEL_A) == 3500 and stack.unique(PIXEL_B) == 300, 90, "delivery"
+        )
         summary = emulator.summary()
         assert summary["refused"]["by_code"].get("40100", 0) == 0
         status = stack.cli("status", "--json")
@@ -168,9 +65,16 @@ def test_wrong_token_pauses_the_brand_and_never_leaks_the_token(
     stack = Stack(tmp_path, fresh_redis, emulator)
     try:
         stack.worker(concurrency=1)
-        bad = stack.cli("enqueue", str(events_file(tmp_path / "bad.jsonl", 20, "x")), "--destination", "brand-bad")
+        bad = stack.cli(
+            "enqueue",
+            str(events_file(tmp_path / "bad.jsonl", 20, "x")),
+            "--destination",
+            "brand-bad",
+        )
         assert bad.returncode == 0, bad.stderr
-        good = stack.cli("enqueue", str(events_file(tmp_path / "a.jsonl", 20, "a")), "--destination", "brand-a")
+        good = stack.cli(
+            "enqueue", str(events_file(tmp_path / "a.jsonl", 20, "a")), "--destination", "brand-a"
+        )
         assert good.returncode == 0, good.stderr
         wait_for(lambda: stack.unique(PIXEL_A) == 20, 60, "brand-a delivered")
         wait_for(lambda: b"auth" in (stack.redis.get("mtt:{brand-bad}:paused") or b""), 60, "pause")
@@ -188,29 +92,26 @@ def test_wrong_token_pauses_the_brand_and_never_leaks_the_token(
         stack.close()
 
 
-def _pool_children(pid: int) -> list[int]:
-    children = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                children.append(int(entry.name))
-    return children
-
-
-def test_a_worker_killed_mid_batch_loses_nothing(tmp_path: Path, fresh_redis: str, emulator: EmulatorServer) -> None:
-    stack = Stack(tmp_path, fresh_redis, emulator, MASIVO_TIKTOK_LEASE="3", MASIVO_TIKTOK_RECOVER="1",
-                  MASIVO_TIKTOK_BATCH_SIZE="50")
+def test_a_worker_killed_mid_batch_loses_nothing(
+    tmp_path: Path, fresh_redis: str, emulator: EmulatorServer
+) -> None:
+    stack = Stack(
+        tmp_path,
+        fresh_redis,
+        emulator,
+        MASIVO_TIKTOK_LEASE="3",
+        MASIVO_TIKTOK_RECOVER="1",
+        MASIVO_TIKTOK_BATCH_SIZE="50",
+    )
     emulator.set_faults("latency=2000ms")
     try:
         main = stack.worker(concurrency=2, beat=True)
-        enq = stack.cli("enqueue", str(events_file(tmp_path / "a.jsonl", 400, "k")), "--destination", "brand-a")
+        enq = stack.cli(
+            "enqueue", str(events_file(tmp_path / "a.jsonl", 400, "k")), "--destination", "brand-a"
+        )
         assert enq.returncode == 0, enq.stderr
         wait_for(lambda: stack.redis.zcard("mtt:{brand-a}:leases") > 0, 60, "a batch in flight")
-        for child in _pool_children(main.pid):
+        for child in pool_children(main.pid):
             cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
             if b"celery" in cmdline and b"beat" not in cmdline:
                 os.kill(child, signal.SIGKILL)

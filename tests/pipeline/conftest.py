@@ -56,9 +56,23 @@ def emulator(clock: FakeClock) -> Iterator[EmulatorServer]:
 
 def write_destinations(path: Path, extra: list[dict[str, Any]] | None = None) -> Path:
     dests = [
-        {"id": "brand-a", "pixel_code": PIXEL_A, "access_token": TOKEN_A, "default_currency": "MXN"},
-        {"id": "brand-b", "pixel_code": PIXEL_B, "access_token": TOKEN_B, "test_event_code": "TEST12345"},
-        {"id": "brand-bad", "pixel_code": "C9CCCCCCCCCCCCCCCCCC", "access_token": "wrong-token-xyz"},
+        {
+            "id": "brand-a",
+            "pixel_code": PIXEL_A,
+            "access_token": TOKEN_A,
+            "default_currency": "MXN",
+        },
+        {
+            "id": "brand-b",
+            "pixel_code": PIXEL_B,
+            "access_token": TOKEN_B,
+            "test_event_code": "TEST12345",
+        },
+        {
+            "id": "brand-bad",
+            "pixel_code": "C9CCCCCCCCCCCCCCCCCC",
+            "access_token": "wrong-token-xyz",
+        },
         {"id": "brand-limited", "pixel_code": PIXEL_A, "access_token": TOKEN_A, "rate_limit": 1000},
     ]
     path.write_text(yaml.safe_dump({"destinations": dests + (extra or [])}))
@@ -89,11 +103,15 @@ class Recorder:
 
 
 @pytest.fixture
-def rt(settings: Settings, redis_client: redis.Redis, emulator: EmulatorServer, clock: FakeClock) -> Iterator[Runtime]:
+def rt(
+    settings: Settings, redis_client: redis.Redis, emulator: EmulatorServer, clock: FakeClock
+) -> Iterator[Runtime]:
     emulator.reset()
     emulator.set_faults("")
     client = TikTokClient(settings.api_base_url, timeout_s=settings.http_timeout_s)
-    runtime = Runtime(settings=settings, redis=redis_client, client=client, schedule_flush=Recorder(), clock=clock)
+    runtime = Runtime(
+        settings=settings, redis=redis_client, client=client, schedule_flush=Recorder(), clock=clock
+    )
     try:
         yield runtime
     finally:

@@ -35,7 +35,11 @@ def purchase(i: int) -> dict[str, Any]:
         "type": "PURCHASE",
         "customer_id": f"c{i}",
         "issued_at": int(time.time()) - 30,
-        "order": {"purchase_id": f"o{i}", "value": 20, "products": [{"sku": "s1", "amount": 2, "value": 20}]},
+        "order": {
+            "purchase_id": f"o{i}",
+            "value": 20,
+            "products": [{"sku": "s1", "amount": 2, "value": 20}],
+        },
     }
 
 
@@ -43,7 +47,9 @@ def delivered_ids(emulator: EmulatorServer, pixel: str, test: str | None = None)
     return {e["event_id"] for e in emulator.events(pixel=pixel, test=test, limit=100_000)}
 
 
-def test_events_of_several_destinations_reach_their_pixels(rt: Runtime, emulator: EmulatorServer, clock: FakeClock) -> None:
+def test_events_of_several_destinations_reach_their_pixels(
+    rt: Runtime, emulator: EmulatorServer, clock: FakeClock
+) -> None:
     ingest(rt, "brand-a", [view(i) for i in range(250)] + [purchase(1)])
     ingest(rt, "brand-b", [view(i) for i in range(30)])
     drain(rt, "brand-a", clock)
@@ -57,7 +63,9 @@ def test_events_of_several_destinations_reach_their_pixels(rt: Runtime, emulator
     assert stats["requests"] == 3  # batch size 100
 
 
-def test_batches_never_exceed_the_batch_size(rt: Runtime, emulator: EmulatorServer, clock: FakeClock) -> None:
+def test_batches_never_exceed_the_batch_size(
+    rt: Runtime, emulator: EmulatorServer, clock: FakeClock
+) -> None:
     ingest(rt, "brand-a", [view(i) for i in range(305)])
     drain(rt, "brand-a", clock)
     summary = emulator.summary()
@@ -101,7 +109,9 @@ def test_transient_failures_are_retried_until_delivered(
     assert counters.read(rt.redis, "brand-a")["retried"] == 10
 
 
-def test_a_rate_limited_answer_slows_the_bucket(rt: Runtime, emulator: EmulatorServer, clock: FakeClock) -> None:
+def test_a_rate_limited_answer_slows_the_bucket(
+    rt: Runtime, emulator: EmulatorServer, clock: FakeClock
+) -> None:
     dest = rt.settings.destination("brand-limited")
     assert rt.bucket(dest).state()["factor"] == 1.0
     ingest(rt, "brand-limited", [view(1)])
@@ -124,7 +134,9 @@ def test_timeouts_are_retried(rt: Runtime, emulator: EmulatorServer, clock: Fake
     assert delivered_ids(emulator, PIXEL_A) == {"evt-1"}
 
 
-def test_retries_exhausted_end_in_the_dead_letter_queue(rt: Runtime, emulator: EmulatorServer, clock: FakeClock) -> None:
+def test_retries_exhausted_end_in_the_dead_letter_queue(
+    rt: Runtime, emulator: EmulatorServer, clock: FakeClock
+) -> None:
     ingest(rt, "brand-a", [view(1), view(2)])
     emulator.set_faults("503=1")
     drain(rt, "brand-a", clock)
@@ -158,14 +170,18 @@ def test_a_poison_event_is_isolated_and_its_neighbours_delivered(
     assert poison.payload is not None and poison.payload["event_id"] == 12345
 
 
-def test_poison_without_an_index_is_found_by_bisection(rt: Runtime, emulator: EmulatorServer, clock: FakeClock) -> None:
+def test_poison_without_an_index_is_found_by_bisection(
+    rt: Runtime, emulator: EmulatorServer, clock: FakeClock
+) -> None:
     from worker.errors import Invalid
     from worker.tiktok import Accepted
 
     ingest(rt, "brand-a", [view(i) for i in range(16)])
     real_send = rt.client.send
 
-    def send(pixel: str, token: Any, events: list[dict[str, Any]], test: str | None = None) -> Accepted:
+    def send(
+        pixel: str, token: Any, events: list[dict[str, Any]], test: str | None = None
+    ) -> Accepted:
         if any(e["event_id"] == "evt-11" for e in events):
             raise Invalid("bad request", code=40002, http_status=200, request_id="r1")
         return real_send(pixel, token, events, test)
@@ -235,7 +251,9 @@ def test_expire_job_drops_old_events_from_outbox_and_dlq(rt: Runtime, clock: Fak
     assert rt.outbox("brand-a").depth() == 1
 
 
-def test_dlq_replay_goes_through_the_normal_path(rt: Runtime, emulator: EmulatorServer, clock: FakeClock) -> None:
+def test_dlq_replay_goes_through_the_normal_path(
+    rt: Runtime, emulator: EmulatorServer, clock: FakeClock
+) -> None:
     ingest(rt, "brand-a", [view(1), view(2)])
     emulator.set_faults("503=1")
     drain(rt, "brand-a", clock)

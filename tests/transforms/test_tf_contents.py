@@ -42,7 +42,7 @@ def _contents(raw: dict[str, Any]) -> list[dict[str, Any]]:
 )
 @pytest.mark.parametrize("source", LIST_SOURCES)
 def test_item_aliases(source: str, alias: str, given: object, field: str, sent: object) -> None:
-    item = {"content_name": "x"} if field != "content_name" else {}
+    item: dict[str, object] = {"content_name": "x"} if field != "content_name" else {}
     item[alias] = given
     [content] = _contents({"type": "AddToCart", source: [item]})
     assert content[field] == sent
@@ -53,7 +53,7 @@ def test_item_aliases(source: str, alias: str, given: object, field: str, sent: 
     [pytest.param(*row, id=f"{row[0]}->{row[2]}") for row in ITEM_ALIASES],
 )
 def test_single_product_aliases(alias: str, given: object, field: str, sent: object) -> None:
-    product = {"content_name": "x"} if field != "content_name" else {}
+    product: dict[str, object] = {"content_name": "x"} if field != "content_name" else {}
     product[alias] = given
     [content] = _contents({"type": "ViewContent", "product": product})
     assert content[field] == sent
