@@ -180,6 +180,7 @@ def measure(kind: str, bodies: list[bytes], seconds: float, threads: int) -> tup
     proc = subprocess.Popen(
         [sys.executable, *command],
         env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
         stdout=subprocess.DEVNULL,
     )
     try:
@@ -212,10 +213,9 @@ def main() -> None:
     bodies = make_bodies(args.batches)
     print(f"body size: {len(bodies[0]) / 1024:.0f} KiB per 1000-event batch", flush=True)
     print(f"{os.cpu_count()} CPUs; client threads: {args.threads}", flush=True)
+    per_cpu = "events per second of server CPU"
     base, base_cpu = measure("baseline", bodies, args.seconds, args.threads)
-    print(
-        f"baseline (constant ASGI app): {base:>9,.0f} events/s  ({base_cpu:,.0f} per server CPU-s)"
-    )
+    print(f"baseline (constant ASGI app): {base:>9,.0f} events/s  ({base_cpu:,.0f} {per_cpu})")
     emu, emu_cpu = measure("emulator", bodies, args.seconds, args.threads)
     print(f"emulator (validate + record): {emu:>9,.0f} events/s  ({emu_cpu:,.0f} {per_cpu})")
     print(f"ratio emulator/baseline: {emu / base:.3f} (per CPU-s: {emu_cpu / base_cpu:.3f})")

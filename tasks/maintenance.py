@@ -28,7 +28,7 @@ def recover() -> Any:
 def expire() -> Any:
     """Drop and count what passed the age limit while waiting."""
     rt = get_runtime()
-    return _once("expire", 240, lambda: maintenance.expire(rt))
+    return _once("expire", rt.settings.expire_s * 0.8, lambda: maintenance.expire(rt))
 
 
 @app.task(name=TASK_NAMES["replay_dlq"], ignore_result=True)

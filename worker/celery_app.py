@@ -113,7 +113,10 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
             "task": TASK_NAMES["recover"],
             "schedule": timedelta(seconds=settings.recover_s),
         },
-        "expire-too-old": {"task": TASK_NAMES["expire"], "schedule": timedelta(minutes=5)},
+        "expire-too-old": {
+            "task": TASK_NAMES["expire"],
+            "schedule": timedelta(seconds=settings.expire_s),
+        },
         "replay-dead-letters": {
             "task": TASK_NAMES["replay_dlq"],
             "schedule": timedelta(seconds=settings.dlq_replay_s),

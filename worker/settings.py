@@ -193,13 +193,19 @@ class Settings(BaseSettings):
         description="Redis for broker and data; unset: an embedded Redis in data_dir",
     )
     tiktok_pixel_code: str | None = Field(
-        None, validation_alias=AliasChoices("tiktok_pixel_code", "TIKTOK_PIXEL_CODE")
+        None,
+        validation_alias=AliasChoices("tiktok_pixel_code", "TIKTOK_PIXEL_CODE"),
+        description="pixel code of the `default` destination",
     )
     tiktok_access_token: SecretStr | None = Field(
-        None, validation_alias=AliasChoices("tiktok_access_token", "TIKTOK_ACCESS_TOKEN")
+        None,
+        validation_alias=AliasChoices("tiktok_access_token", "TIKTOK_ACCESS_TOKEN"),
+        description="access token of the `default` destination",
     )
     tiktok_test_event_code: str | None = Field(
-        None, validation_alias=AliasChoices("tiktok_test_event_code", "TIKTOK_TEST_EVENT_CODE")
+        None,
+        validation_alias=AliasChoices("tiktok_test_event_code", "TIKTOK_TEST_EVENT_CODE"),
+        description="test event code of the `default` destination",
     )
     destinations_file: Path | None = Field(
         None,
@@ -218,7 +224,9 @@ class Settings(BaseSettings):
         description="default events/s per destination bucket (0 = unlimited)",
     )
     sentry_dsn: SecretStr | None = Field(
-        None, validation_alias=AliasChoices("sentry_dsn", "SENTRY_DSN")
+        None,
+        validation_alias=AliasChoices("sentry_dsn", "SENTRY_DSN"),
+        description="report errors and beat check-ins to Sentry (scrubbed)",
     )
     data_dir: Path = Field(
         Path(".masivo-tiktok"),
@@ -312,6 +320,12 @@ class Settings(BaseSettings):
         gt=0,
         validation_alias=AliasChoices("recover_s", "MASIVO_TIKTOK_RECOVER"),
         description="how often beat recovers expired leases and due retries",
+    )
+    expire_s: float = Field(
+        300.0,
+        gt=0,
+        validation_alias=AliasChoices("expire_s", "MASIVO_TIKTOK_EXPIRE"),
+        description="how often beat drops what passed the age limit while waiting",
     )
     ingest_chunk_size: int = Field(
         500,

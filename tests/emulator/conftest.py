@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from emulator import EmulatorConfig, EmulatorServer
@@ -121,17 +122,27 @@ class Api:
         self.http, self.server, self.clock = http, server, clock
 
     def post(
-        self, body: Any, token: str | None = TOKEN, raw: bytes | None = None, **kw: Any
+        self,
+        body: Any,
+        token: str | None = TOKEN,
+        raw: bytes | None = None,
+        timeout: float | None = None,
     ) -> httpx.Response:
         headers = {"Access-Token": token} if token is not None else {}
-        if raw is not None:
-            return self.http.post(self.server.track_url, content=raw, headers=headers, **kw)
-        return self.http.post(self.server.track_url, json=body, headers=headers, **kw)
+        content = raw if raw is not None else orjson.dumps(body)
+        return self.http.post(
+            self.server.track_url,
+            content=content,
+            headers=headers,
+            timeout=timeout if timeout is not None else self.http.timeout,
+        )
 
-    def send(self, count: int = 1, start: int = 0, **top: Any) -> dict[str, Any]:
-        """Post ``count`` valid events; return the JSON answer."""
+    def send(
+        self, count: int = 1, start: int = 0, timeout: float | None = None, **top: Any
+    ) -> dict[str, Any]:
+        """Post ``count`` valid events (``top``: extra body keys); return the JSON answer."""
         events = [make_event(start + i, self.clock.now) for i in range(count)]
-        response = self.post(make_body(events, **top))
+        response = self.post(make_body(events, **top), timeout=timeout)
         assert response.status_code == 200
         result: dict[str, Any] = response.json()
         return result

@@ -66,7 +66,9 @@ def _statuses(api: Api, count: int) -> list[int | str]:
     for i in range(count):
         try:
             response = api.post({"event_source": "web"}, raw=None)
-            out.append(response.status_code if response.status_code != 200 else response.json()["code"])
+            out.append(
+                response.status_code if response.status_code != 200 else response.json()["code"]
+            )
         except httpx.TransportError as exc:
             out.append(type(exc).__name__)
         del i

@@ -121,3 +121,57 @@ def test_a_worker_killed_mid_batch_loses_nothing(
         assert ids == {f"k-{i}" for i in range(400)}
     finally:
         stack.close()
+
+
+def test_a_producer_in_another_language_can_enqueue_by_the_documented_format(
+    tmp_path: Path, fresh_redis: str, emulator: EmulatorServer
+) -> None:
+    """The README's task message, built by hand (no Celery), LPUSHed onto the `ingest` list."""
+    import base64
+    import uuid
+
+    stack = Stack(tmp_path, fresh_redis, emulator)
+    try:
+        stack.worker(concurrency=1)
+        events = [
+            {"id": f"raw-{i}", "type": "search", "query": "tenis", "customer_id": i}
+            for i in range(5)
+        ]
+        body = [
+            [],
+            {"destination": "brand-a", "events": events},
+            {"callbacks": None, "errbacks": None, "chain": None, "chord": None},
+        ]
+        task_id = str(uuid.uuid4())
+        message = {
+            "body": base64.b64encode(orjson.dumps(body)).decode(),
+            "content-encoding": "utf-8",
+            "content-type": "application/json",
+            "headers": {
+                "lang": "py",
+                "task": "tiktok.ingest",
+                "id": task_id,
+                "root_id": task_id,
+                "parent_id": None,
+                "group": None,
+                "retries": 0,
+                "eta": None,
+                "expires": None,
+                "argsrepr": "()",
+                "kwargsrepr": "{'destination': 'brand-a', 'events': '<5 events>'}",
+                "origin": "node-producer",
+            },
+            "properties": {
+                "correlation_id": task_id,
+                "reply_to": "",
+                "delivery_mode": 2,
+                "delivery_info": {"exchange": "", "routing_key": "ingest"},
+                "priority": 0,
+                "body_encoding": "base64",
+                "delivery_tag": str(uuid.uuid4()),
+            },
+        }
+        stack.redis.lpush("ingest", orjson.dumps(message))
+        wait_for(lambda: stack.unique(PIXEL_A) == 5, 60, "hand-built message delivered")
+    finally:
+        stack.close()
