@@ -184,7 +184,11 @@ class Settings(BaseSettings):
     """Everything the worker, the CLI and the emulator read from the environment."""
 
     model_config = SettingsConfigDict(
-        populate_by_name=True, extra="ignore", case_sensitive=False, frozen=True
+        populate_by_name=True,
+        extra="ignore",
+        case_sensitive=False,
+        frozen=True,
+        env_ignore_empty=True,
     )
 
     redis_url: str | None = Field(
