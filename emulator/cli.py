@@ -89,9 +89,13 @@ def run(
         port=args.port,
     )
     stop = stop or threading.Event()
-    _tune_gc()
     server = EmulatorServer(config)
-    url = server.start()
+    try:
+        url = server.start()
+    except OSError as exc:
+        print(f"emulator: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 2
+    gc_threshold = _tune_gc()
     print(f"TikTok Events API emulator listening on {server.track_url}", file=out, flush=True)
     previous = _install_handlers(stop)
     try:
@@ -100,6 +104,8 @@ def run(
     finally:
         _restore_handlers(previous)
         server.stop()
+        gc.unfreeze()
+        gc.set_threshold(*gc_threshold)
     print(format_summary(server.summary(), url), file=out, flush=True)
     return 0
 
@@ -107,17 +113,20 @@ def run(
 _Handler = Any  # whatever signal.getsignal returned
 
 
-def _tune_gc() -> None:
+def _tune_gc() -> tuple[int, ...]:
     """Make the cyclic GC rare in this (dedicated) emulator process.
 
     A 1,000-event request parses into ~15k containers that stay referenced while they are
     validated; with the default gen-0 threshold (700) the collector runs ~20 times per request
     and promotes the whole tree to older generations, costing 20-30% of the CPU. The emulator
     creates no reference cycles on its hot path, so a high threshold loses nothing. Not done
-    by ``EmulatorServer`` itself: that also runs inside test processes.
+    by ``EmulatorServer`` itself: that also runs inside test processes. Returns the previous
+    thresholds so ``run`` can restore them.
     """
+    previous = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)
+    return previous
 
 
 def _install_handlers(stop: threading.Event) -> dict[int, _Handler]:

@@ -192,14 +192,20 @@ def _beat_heartbeat(hostname: str | None = None) -> None:
             client.close()
 
 
+_worker_hostname: str | None = None
+
+
 @signals.worker_ready.connect
 def _on_ready(sender: Any = None, **_: Any) -> None:
-    _beat_heartbeat(getattr(sender, "hostname", None))
+    global _worker_hostname
+    _worker_hostname = getattr(sender, "hostname", None)
+    _beat_heartbeat(_worker_hostname)
 
 
 @signals.heartbeat_sent.connect
 def _on_heartbeat(sender: Any = None, **_: Any) -> None:
-    _beat_heartbeat()
+    hostname = getattr(getattr(sender, "eventer", None), "hostname", None) or _worker_hostname
+    _beat_heartbeat(hostname)
 
 
 @signals.worker_process_init.connect

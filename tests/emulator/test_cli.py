@@ -142,3 +142,12 @@ def test_command_prints_summary_on_sigint(command: list[str]) -> None:
     if answer["code"] == 0:
         assert "events accepted: 1 (unique 1, duplicates 0)" in stdout
     assert "TikTok emulator summary" in stdout
+
+
+def test_port_in_use_is_an_error_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert cli.run(parse("--port", str(port)), None) == 2
+    assert "cannot listen" in capsys.readouterr().err

@@ -87,6 +87,7 @@ class Stack:
             MASIVO_TIKTOK_LINGER="0.2",
             MASIVO_TIKTOK_HTTP_TIMEOUT="5",
             PYTHONUNBUFFERED="1",
+            MASIVO_TIKTOK_DATA_DIR=str(tmp / "data"),
         )
         self.env.update(env)
         self.procs: list[subprocess.Popen[bytes]] = []
