@@ -95,8 +95,15 @@ def make_events(count: int, prefix: str, seed: int = 7) -> list[dict[str, Any]]:
             order = {"purchase_id": f"ord_{prefix}_{n}", "value": total, "currency": "MXN"}
             out.append(base | {"type": "PURCHASE", "order": order | {"products": products}})
         elif kind == 1:
-            item = {"item_id": f"SKU-{n % 777}", "item_name": "Tenis", "price": 999.0, "quantity": 1}
-            out.append(base | {"type": "add_to_cart", "items": [item], "value": 999.0, "currency": "MXN"})
+            item = {
+                "item_id": f"SKU-{n % 777}",
+                "item_name": "Tenis",
+                "price": 999.0,
+                "quantity": 1,
+            }
+            out.append(
+                base | {"type": "add_to_cart", "items": [item], "value": 999.0, "currency": "MXN"}
+            )
         elif kind == 2:
             product = {"id": f"SKU-{n % 901}", "price": 120, "currency": "MXN"}
             out.append(base | {"type": "view_item", "product": product})
@@ -165,8 +172,15 @@ class Emulator:
     def __init__(self, rate_limit: float, capacity: int, log: Path) -> None:
         self._log = log.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--serve-emulator", "--rate-limit", str(rate_limit),
-             "--capacity", str(capacity)],
+            [
+                sys.executable,
+                __file__,
+                "--serve-emulator",
+                "--rate-limit",
+                str(rate_limit),
+                "--capacity",
+                str(capacity),
+            ],
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
             stdout=subprocess.PIPE,
@@ -264,19 +278,36 @@ class Stack:
         self._logs: list[Any] = []
 
     def start_workers(
-        self, app: str, count: int, concurrency: int, env: Mapping[str, str], queues: str | None = None
+        self,
+        app: str,
+        count: int,
+        concurrency: int,
+        env: Mapping[str, str],
+        queues: str | None = None,
     ) -> None:
         for _ in range(count):
             log = (self.tmp / f"worker-{len(self._logs)}.log").open("wb")
             self._logs.append(log)
-            cmd = [str(BIN / "celery"), "-A", app, "worker", "--loglevel=WARNING",
-                   "-c", str(concurrency), "-n", f"bench-{uuid.uuid4().hex[:8]}@%h",
-                   "--without-mingle", "--without-gossip", "--without-heartbeat"]
+            cmd = [
+                str(BIN / "celery"),
+                "-A",
+                app,
+                "worker",
+                "--loglevel=WARNING",
+                "-c",
+                str(concurrency),
+                "-n",
+                f"bench-{uuid.uuid4().hex[:8]}@%h",
+                "--without-mingle",
+                "--without-gossip",
+                "--without-heartbeat",
+            ]
             if queues:
                 cmd += ["-Q", queues]
             self.workers.append(
-                subprocess.Popen(cmd, cwd=ROOT, env={**self.env, **env}, stdout=log,
-                                 stderr=subprocess.STDOUT)
+                subprocess.Popen(
+                    cmd, cwd=ROOT, env={**self.env, **env}, stdout=log, stderr=subprocess.STDOUT
+                )
             )
 
     def stop_workers(self) -> None:

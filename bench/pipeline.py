@@ -118,7 +118,9 @@ class CpuMeter:
             "producer (bench process)": lambda: time.process_time(),
             "workers": lambda: tree_cpu([p.pid for p in stack.workers]),
             "emulator": lambda: tree_cpu([emulator.proc.pid]),
-            "redis": lambda: tree_cpu([stack.redis_proc.proc.pid]) if stack.redis_proc.proc else 0.0,
+            "redis": lambda: (
+                tree_cpu([stack.redis_proc.proc.pid]) if stack.redis_proc.proc else 0.0
+            ),
         }
         self.start = {k: f() for k, f in self.groups.items()}
 
@@ -135,10 +137,12 @@ def enqueue(events: list[dict[str, Any]], destination: str, chunk_size: int | No
     return _enqueue(events, destination, chunk_size=chunk_size)
 
 
-def warm_up(emulator: Emulator, targets: list[tuple[str, str]], tag: str, timeout_s: float = 90) -> None:
+def warm_up(
+    emulator: Emulator, targets: list[tuple[str, str]], tag: str, timeout_s: float = 90
+) -> None:
     """One event per destination; returns when the emulator has them (workers are ready)."""
     before = {pixel: emulator.unique(pixel) for _, pixel in targets}
-    for dest, pixel in targets:
+    for dest, _pixel in targets:
         enqueue(make_events(1, f"warm-{tag}-{dest}-{time.time_ns()}"), dest)
     ok = wait_until(
         lambda: all(emulator.unique(p) > before[p] for _, p in targets), timeout_s, every_s=0.1
@@ -167,8 +171,14 @@ def throughput(stack: Stack, n: int, n_naive: int) -> None:
     try:
         env = {"TIKTOK_API_BASE_URL": emulator.url, "TIKTOK_RATE_LIMIT": "0"}
         # the pipeline ------------------------------------------------------------------
-        per_dest = {"brand-a": make_events(n // 2, "tp-a"), "brand-b": make_events(n - n // 2, "tp-b", seed=8)}
-        expected = {PIXEL_A: sent_count(per_dest["brand-a"]), PIXEL_B: sent_count(per_dest["brand-b"])}
+        per_dest = {
+            "brand-a": make_events(n // 2, "tp-a"),
+            "brand-b": make_events(n - n // 2, "tp-b", seed=8),
+        }
+        expected = {
+            PIXEL_A: sent_count(per_dest["brand-a"]),
+            PIXEL_B: sent_count(per_dest["brand-b"]),
+        }
         total = sum(expected.values())
         stack.start_workers("worker", 1, 2, env)
         warm_up(emulator, [("brand-a", PIXEL_A), ("brand-b", PIXEL_B)], "tp")
@@ -194,12 +204,56 @@ def throughput(stack: Stack, n: int, n_naive: int) -> None:
         stack.stop_workers()
         stack.flushall()
         rate = got / elapsed
-        report("throughput", "pipeline: events delivered", f"{got:,}/{total:,}", "all", got == total and finished)
-        report("throughput", "pipeline: producer enqueue rate (ev/s)", f"{total / t_enq:,.0f}", "", None)
-        report("throughput", "pipeline: end-to-end (ev/s)", f"{rate:,.0f}", ">= 20,000", rate >= 20_000)
-        report("throughput", "pipeline: emulator requests",
-               f"{summary['requests']:,}", f"dups {summary['accepted']['duplicates']}", None)
-        print(f"    CPU during run ({elapsed:.1f}s wall, 2 cores = {2 * elapsed:.1f}s): {cpu_line(used, total)}")
+        report(
+            "throughput",
+            "pipeline: events delivered",
+            f"{got:,}/{total:,}",
+            "all",
+            got == total and finished,
+        )
+        report(
+            "throughput",
+            "pipeline: producer enqueue rate (ev/s)",
+            f"{total / t_enq:,.0f}",
+            "",
+            None,
+        )
+        report(
+            "throughput", "pipeline: end-to-end (ev/s)", f"{rate:,.0f}", ">= 20,000", rate >= 20_000
+        )
+        report(
+            "throughput",
+            "pipeline: emulator requests",
+            f"{summary['requests']:,}",
+            f"dups {summary['accepted']['duplicates']}",
+            None,
+        )
+        print(
+            f"    CPU during run ({elapsed:.1f}s wall, 2 cores = {2 * elapsed:.1f}s): {cpu_line(used, total)}"
+        )
+        per_event = sum(used.values()) / total
+        cores = os.cpu_count() or 1
+        report(
+            "throughput",
+            "pipeline: CPU per event, all processes (µs)",
+            f"{per_event * 1e6:,.0f}",
+            "",
+            None,
+        )
+        report(
+            "throughput",
+            f"pipeline: CPU-bound ceiling on {cores} cores (ev/s)",
+            f"{cores / per_event:,.0f}",
+            "",
+            None,
+        )
+        report(
+            "throughput",
+            "pipeline: share of the machine we got",
+            f"{sum(used.values()) / (cores * elapsed):.0%}",
+            "",
+            None,
+        )
 
         # the naive baseline ------------------------------------------------------------
         from _naive import enqueue as naive_enqueue
@@ -226,8 +280,13 @@ def throughput(stack: Stack, n: int, n_naive: int) -> None:
         stack.stop_workers()
         stack.flushall()
         naive_rate = got_naive / elapsed_naive
-        report("throughput", "naive: events delivered", f"{got_naive:,}/{expected_naive:,}", "all",
-               got_naive == expected_naive and finished)
+        report(
+            "throughput",
+            "naive: events delivered",
+            f"{got_naive:,}/{expected_naive:,}",
+            "all",
+            got_naive == expected_naive and finished,
+        )
         report("throughput", "naive: end-to-end (ev/s)", f"{naive_rate:,.0f}", "", None)
         print(f"    CPU during run ({elapsed_naive:.1f}s wall): {cpu_line(used, expected_naive)}")
         ratio = rate / naive_rate if naive_rate else math.inf
@@ -243,7 +302,9 @@ def throughput(stack: Stack, n: int, n_naive: int) -> None:
 def rate_precision(stack: Stack, n: int, headroom: str) -> None:
     budget, burst = 1000, 1000
     label = f"headroom {float(headroom):.0%}"
-    emulator = Emulator(rate_limit=budget, capacity=n + 5000, log=stack.tmp / f"emulator-rate-{headroom}.log")
+    emulator = Emulator(
+        rate_limit=budget, capacity=n + 5000, log=stack.tmp / f"emulator-rate-{headroom}.log"
+    )
     try:
         env = {
             "TIKTOK_API_BASE_URL": emulator.url,
@@ -259,8 +320,11 @@ def rate_precision(stack: Stack, n: int, headroom: str) -> None:
         t0 = time.time()
         enqueue(events, "brand-a")
         t_enq = time.time() - t0
-        finished = wait_until(lambda: emulator.unique(PIXEL_A) >= expected,
-                              timeout_s=60 + 2 * expected / budget, every_s=0.1)
+        finished = wait_until(
+            lambda: emulator.unique(PIXEL_A) >= expected,
+            timeout_s=60 + 2 * expected / budget,
+            every_s=0.1,
+        )
         time.sleep(0.5)
         summary = emulator.summary()
         got = emulator.unique(PIXEL_A)
@@ -282,14 +346,36 @@ def rate_precision(stack: Stack, n: int, headroom: str) -> None:
         second_max = max(per_second.values(), default=0)
         r40100 = int(summary["refused"]["by_code"].get("40100", 0))
         pct = steady / budget * 100
-        report("ratelimit", f"[{label}] events delivered", f"{got:,}/{expected:,}", "all", got == expected and finished)
-        report("ratelimit", f"[{label}] steady-state rate (ev/s)",
-               f"{steady:,.0f} = {pct:.1f}%", ">= 97% of 1000", pct >= 97)
-        report("ratelimit", f"[{label}] max events in a clock second", f"{second_max:,}",
-               f"<= {budget + burst:,}", second_max <= budget + burst)
+        report(
+            "ratelimit",
+            f"[{label}] events delivered",
+            f"{got:,}/{expected:,}",
+            "all",
+            got == expected and finished,
+        )
+        report(
+            "ratelimit",
+            f"[{label}] steady-state rate (ev/s)",
+            f"{steady:,.0f} = {pct:.1f}%",
+            ">= 97% of 1000",
+            pct >= 97,
+        )
+        report(
+            "ratelimit",
+            f"[{label}] max events in a clock second",
+            f"{second_max:,}",
+            f"<= {budget + burst:,}",
+            second_max <= budget + burst,
+        )
         report("ratelimit", f"[{label}] max events in any 1 s window", f"{window_max:,}", "", None)
         report("ratelimit", f"[{label}] 40100 answers", f"{r40100}", "0", r40100 == 0)
-        report("ratelimit", f"[{label}] wall time / enqueue time", f"{times[-1] - t0:.1f}s / {t_enq:.2f}s", "", None)
+        report(
+            "ratelimit",
+            f"[{label}] wall time / enqueue time",
+            f"{times[-1] - t0:.1f}s / {t_enq:.2f}s",
+            "",
+            None,
+        )
         secs = sorted(per_second)
         print(f"    per second: {[per_second[s] for s in secs]}")
     finally:
@@ -302,7 +388,9 @@ def rate_precision(stack: Stack, n: int, headroom: str) -> None:
 
 def latency(stack: Stack, seconds: float, per_s: int = 200, chunk: int = 5) -> None:
     linger = 0.5  # the default MASIVO_TIKTOK_LINGER
-    emulator = Emulator(rate_limit=1000, capacity=per_s * int(seconds + 10), log=stack.tmp / "emulator-latency.log")
+    emulator = Emulator(
+        rate_limit=1000, capacity=per_s * int(seconds + 10), log=stack.tmp / "emulator-latency.log"
+    )
     try:
         env = {"TIKTOK_API_BASE_URL": emulator.url}
         stack.start_workers("worker", 1, 2, env)
@@ -338,8 +426,20 @@ def latency(stack: Stack, seconds: float, per_s: int = 200, chunk: int = 5) -> N
         ]
         goal_ms = (linger + 0.5) * 1000
         p50, p95, p99 = (percentile(lat, q) for q in (50, 95, 99))
-        report("latency", "events delivered", f"{len(lat):,}/{total:,}", "all", len(lat) == total and finished)
-        report("latency", "offered rate (ev/s)", f"{total / paced:,.0f}", f"{per_s} (late chunks {late})", None)
+        report(
+            "latency",
+            "events delivered",
+            f"{len(lat):,}/{total:,}",
+            "all",
+            len(lat) == total and finished,
+        )
+        report(
+            "latency",
+            "offered rate (ev/s)",
+            f"{total / paced:,.0f}",
+            f"{per_s} (late chunks {late})",
+            None,
+        )
         report("latency", "p50 (ms)", f"{p50:,.0f}", "", None)
         report("latency", "p95 (ms)", f"{p95:,.0f}", "", None)
         report("latency", "p99 (ms)", f"{p99:,.0f}", f"<= {goal_ms:,.0f}", p99 <= goal_ms)
@@ -366,7 +466,9 @@ def main() -> int:
     stack: Stack | None = None
     try:
         stack = Stack(tmp)
-        for name in [k for k in os.environ if k.startswith(("TIKTOK_", "MASIVO_", "REDIS_", "SENTRY_"))]:
+        for name in [
+            k for k in os.environ if k.startswith(("TIKTOK_", "MASIVO_", "REDIS_", "SENTRY_"))
+        ]:
             del os.environ[name]
         for name in ("REDIS_URL", "MASIVO_TIKTOK_DESTINATIONS", "MASIVO_TIKTOK_DATA_DIR"):
             os.environ[name] = stack.env[name]

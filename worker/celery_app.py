@@ -135,9 +135,9 @@ app = Celery("masivo_tiktok", include=["tasks"])
 def _configure(sender: Celery, **_: Any) -> None:
     settings = get_settings()
     sender.conf.update(celery_config(settings))
-    from worker.observability import init_sentry, setup_logging
+    from worker.observability import init_sentry, scrubber_for, setup_logging
 
-    setup_logging()
+    setup_logging(scrub=scrubber_for(settings))
     init_sentry(settings)
 
 

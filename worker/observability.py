@@ -28,7 +28,22 @@ SENSITIVE_KEYS = re.compile(
     re.IGNORECASE,
 )
 REDACTED = "[redacted]"
+EMAIL_IN_TEXT = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+PHONE_IN_TEXT = re.compile(r"\+\d[\d ().-]{8,18}\d")
 _STANDARD_ATTRS = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+
+
+class ScrubFilter(logging.Filter):
+    """Defence in depth: scrub every record's text before any handler sees it."""
+
+    def __init__(self, scrub: Scrubber) -> None:
+        super().__init__()
+        self.scrub = scrub
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.scrub.text(record.getMessage())
+        record.args = None
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -49,7 +64,9 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(out, default=str).decode()
 
 
-def setup_logging(level: int = logging.INFO, stream: Any = None) -> None:
+def setup_logging(
+    level: int = logging.INFO, stream: Any = None, scrub: Scrubber | None = None
+) -> None:
     """Configure the root logger once (idempotent)."""
     root = logging.getLogger()
     if any(getattr(h, "_masivo", False) for h in root.handlers):
@@ -60,6 +77,8 @@ def setup_logging(level: int = logging.INFO, stream: Any = None) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     else:
         handler.setFormatter(JsonFormatter())
+    if scrub is not None:
+        handler.addFilter(ScrubFilter(scrub))
     handler._masivo = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
@@ -76,6 +95,10 @@ class Scrubber:
         for secret in self.secrets:
             if secret in value:
                 value = value.replace(secret, REDACTED)
+        if "@" in value:
+            value = EMAIL_IN_TEXT.sub("[email]", value)
+        if "+" in value:
+            value = PHONE_IN_TEXT.sub("[phone]", value)
         return value
 
     def __call__(self, value: Any, depth: int = 0) -> Any:
@@ -122,8 +145,15 @@ def init_sentry(settings: Settings) -> bool:
     sentry_sdk.init(
         dsn=settings.sentry_dsn.get_secret_value(),
         integrations=[CeleryIntegration(monitor_beat_tasks=True, propagate_traces=False)],
-        send_default_pii=False,
-        include_local_variables=False,
+        # Task arguments are raw events (PII): never collected. ``data_collection`` replaced
+        # ``send_default_pii`` in sentry-sdk 2.7x, which is why that version is the floor.
+        data_collection={
+            "user_info": False,
+            "queues": False,
+            "http_bodies": [],
+            "stack_frame_variables": False,
+            "database_query_data": False,
+        },
         before_send=before_send,
         before_breadcrumb=before_breadcrumb,
         traces_sample_rate=0.0,
