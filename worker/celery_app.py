@@ -217,5 +217,11 @@ def _fresh_runtime_after_fork(**_: Any) -> None:
 
 @signals.worker_process_shutdown.connect
 def _close_runtime(**_: Any) -> None:
+    """Give back any batch still held (a cold shutdown), so nobody waits for its lease."""
     if _runtime is not None:
-        _runtime.client.close()
+        try:
+            released = _runtime.release_in_flight()
+            if released:
+                log.warning("released %d in-flight batches on shutdown", released)
+        finally:
+            _runtime.client.close()

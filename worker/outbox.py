@@ -91,6 +91,13 @@ end
 return 1
 """
 
+# KEYS[1] leases, KEYS[2] retry; ARGV[1] batch id, ARGV[2] now. A lease given back early.
+_RELEASE = """
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return 1
+"""
+
 # KEYS[1] leases, KEYS[2] retry; ARGV[1] now. Expired leases become due retries.
 _RECOVER = """
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
@@ -176,6 +183,7 @@ class Outbox:
         self._forget = client.register_script(_FORGET)
         self._reschedule = client.register_script(_RESCHEDULE)
         self._recover = client.register_script(_RECOVER)
+        self._release = client.register_script(_RELEASE)
 
     # -- producing -------------------------------------------------------------------------
     def append(self, items: Sequence[Item], pipe: redis.client.Pipeline | None = None) -> None:
@@ -251,6 +259,10 @@ class Outbox:
         for batch, due in batches:
             args.extend([batch.id, batch.dumps(), due])
         return bool(self._reschedule(keys=[self.k_batches, self.k_leases, self.k_retry], args=args))
+
+    def release(self, batch_id: str, now: float) -> bool:
+        """Give a leased batch back (shutdown): it becomes a retry due now, attempts unchanged."""
+        return bool(self._release(keys=[self.k_leases, self.k_retry], args=[batch_id, now]))
 
     def recover(self, now: float) -> int:
         """Expired leases (their worker died or hung) become retries due now."""

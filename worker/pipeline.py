@@ -154,7 +154,11 @@ def flush(rt: Runtime, destination: str, *, probe: bool = False) -> FlushReport:
         return FlushReport("idle", detail="lost the race for the batch")
     if not probe and (box.depth() > 0 or _retry_due(box, now)):
         rt.arm_flush(destination)  # let another worker take the next batch meanwhile
-    return _deliver(rt, dest, box, batch, probe)
+    rt.in_flight.add((destination, batch.id))
+    try:
+        return _deliver(rt, dest, box, batch, probe)
+    finally:
+        rt.in_flight.discard((destination, batch.id))
 
 
 def request_size(rt: Runtime, dest: Destination) -> int:

@@ -40,6 +40,8 @@ class Runtime:
     _outboxes: dict[str, Outbox] = field(default_factory=dict)
     _buckets: dict[str, TokenBucket] = field(default_factory=dict)
     _dlq: DeadLetterStore | None = None
+    #: batches this process holds right now, as (destination, batch id)
+    in_flight: set[tuple[str, str]] = field(default_factory=set)
 
     @property
     def dlq(self) -> DeadLetterStore:
@@ -65,6 +67,15 @@ class Runtime:
             )
             self._buckets[name] = bucket
         return bucket
+
+    def release_in_flight(self) -> int:
+        """On shutdown: give back every batch this process holds, due now (no lease wait)."""
+        released = 0
+        for destination, batch_id in list(self.in_flight):
+            if self.outbox(destination).release(batch_id, self.clock()):
+                released += 1
+            self.in_flight.discard((destination, batch_id))
+        return released
 
     def arm_flush(self, destination: str, countdown: float = 0.0) -> bool:
         """Ask for one flush of ``destination``; coalesces requests while one is pending.

@@ -289,3 +289,18 @@ def test_status_reports_counters_and_state(rt: Runtime, clock: FakeClock) -> Non
     assert a["state"]["dlq"] == 1
     assert a["state"]["paused"] is None
     assert "tokens" in a["state"]["bucket"]
+
+
+def test_shutdown_releases_held_batches_at_once(rt: Runtime, clock: FakeClock) -> None:
+    ingest(rt, "brand-a", [view(i) for i in range(3)])
+    box = rt.outbox("brand-a")
+    batch = box.claim_new(100, rt.settings.lease_s, clock())
+    assert batch is not None
+    rt.in_flight.add(("brand-a", batch.id))
+    assert rt.release_in_flight() == 1
+    counts = box.counts()
+    assert counts["in_flight"] == 0
+    assert counts["scheduled_retries"] == 1
+    nxt = box.next_retry()
+    assert nxt is not None
+    assert nxt[1] <= clock()  # due now, not after the lease
