@@ -10,7 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from worker.celery_app import QUEUES
@@ -72,9 +77,9 @@ class DomainCollector(Collector):
             p: CounterMetricFamily(f"{PREFIX}_{n}", h, labels=["destination", label])
             for p, (n, label, h) in LABELLED_COUNTERS.items()
         }
-        age = GaugeMetricFamily(
-            f"{PREFIX}_event_age_at_delivery_seconds_avg",
-            "Mean seconds from event_time to TikTok's acceptance",
+        age = SummaryMetricFamily(
+            f"{PREFIX}_event_age_at_delivery_seconds",
+            "Seconds from event_time to TikTok's acceptance",
             labels=["destination"],
         )
         for dest, data in report.items():
@@ -85,10 +90,11 @@ class DomainCollector(Collector):
                 for prefix, family in labelled.items():
                     if name.startswith(prefix):
                         family.add_metric([dest, name[len(prefix) :]], float(value))
-            if c.get("delivery_age_count"):
-                age.add_metric(
-                    [dest], float(c["delivery_age_sum"]) / float(c["delivery_age_count"])
-                )
+            age.add_metric(
+                [dest],
+                count_value=float(c.get("delivery_age_count", 0)),
+                sum_value=float(c.get("delivery_age_sum", 0.0)),
+            )
         yield from plain.values()
         yield from labelled.values()
         yield age
