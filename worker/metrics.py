@@ -92,7 +92,7 @@ class DomainCollector(Collector):
                         family.add_metric([dest, name[len(prefix) :]], float(value))
             age.add_metric(
                 [dest],
-                count_value=float(c.get("delivery_age_count", 0)),
+                count_value=int(c.get("delivery_age_count", 0)),
                 sum_value=float(c.get("delivery_age_sum", 0.0)),
             )
         yield from plain.values()
