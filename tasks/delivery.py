@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis
+
 from worker import pipeline
 from worker.celery_app import TASK_NAMES, app, get_runtime
 from worker.maintenance import probe_auth as _probe_auth
@@ -11,7 +13,18 @@ from worker.maintenance import probe_auth as _probe_auth
 __all__ = ["flush", "ingest", "probe_auth"]
 
 
-@app.task(name=TASK_NAMES["ingest"], ignore_result=True)
+#: Redis trouble is infrastructure, not the events' fault: the message is sent again (Celery
+#: republishes it with a countdown) instead of being acknowledged as failed and lost.
+INFRASTRUCTURE_RETRY: dict[str, Any] = {
+    "autoretry_for": (redis.RedisError, ConnectionError),
+    "retry_backoff": 1,
+    "retry_backoff_max": 30,
+    "retry_jitter": True,
+    "max_retries": None,
+}
+
+
+@app.task(name=TASK_NAMES["ingest"], ignore_result=True, **INFRASTRUCTURE_RETRY)
 def ingest(destination: str, events: list[Any]) -> dict[str, int]:
     """Transform a chunk of raw Masivo events and queue, count or dead-letter each."""
     if not isinstance(events, list):
@@ -19,7 +32,7 @@ def ingest(destination: str, events: list[Any]) -> dict[str, int]:
     return pipeline.ingest(get_runtime(), str(destination), events)
 
 
-@app.task(name=TASK_NAMES["flush"], ignore_result=True)
+@app.task(name=TASK_NAMES["flush"], ignore_result=True, **INFRASTRUCTURE_RETRY)
 def flush(destination: str) -> str:
     """Deliver at most one batch of ``destination``; it re-arms itself while work remains."""
     return pipeline.flush(get_runtime(), destination).action
