@@ -13,7 +13,6 @@ import contextlib
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -131,27 +130,8 @@ def sent_count(events: list[dict[str, Any]], destination: str = "bench") -> int:
 # -- the emulator in a subprocess -----------------------------------------------------------
 
 
-def _bind_nodelay(host: str, port: int) -> socket.socket:
-    """Like ``emulator.server._bind`` but with ``proto=IPPROTO_TCP``.
-
-    asyncio sets TCP_NODELAY only on accepted sockets whose ``proto`` is IPPROTO_TCP, and an
-    accepted socket inherits ``proto`` from the listener; ``socket.socket(AF_INET,
-    SOCK_STREAM)`` has proto 0, so the emulator's connections keep Nagle on and every response
-    (headers and body are two writes) waits ~40 ms for the client's delayed ACK. That
-    emulator artefact would dominate any one-request-per-event baseline; TikTok has no such
-    delay. Reported to the emulator's owner; this is the bench's local workaround.
-    """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    return sock
-
-
 def _serve_emulator(rate_limit: float, capacity: int) -> None:
-    import emulator.server
     from emulator import EmulatorConfig, EmulatorServer
-
-    emulator.server._bind = _bind_nodelay  # type: ignore[attr-defined]
 
     creds = {tok: frozenset(pixels) for tok, pixels in CREDENTIALS.items()}
     server = EmulatorServer(

@@ -137,7 +137,7 @@ def flush(rt: Runtime, destination: str, *, probe: bool = False) -> FlushReport:
         )
         return FlushReport("idle", detail="unknown destination")
     box = rt.outbox(destination)
-    picked = _pick_work(rt, box, now, 1 if probe else request_size(rt, dest))
+    picked = _pick_work(rt, box, now, 1 if probe else rt.settings.request_size_for(dest))
     if isinstance(picked, FlushReport):
         return picked
     retry_id, size = picked
@@ -159,21 +159,6 @@ def flush(rt: Runtime, destination: str, *, probe: bool = False) -> FlushReport:
         return _deliver(rt, dest, box, batch, probe)
     finally:
         rt.in_flight.discard((destination, batch.id))
-
-
-def request_size(rt: Runtime, dest: Destination) -> int:
-    """Events per request: the batch size, or half the bucket when the bucket is smaller.
-
-    TikTok's own bucket (like ours) holds about one second of budget. Sending requests that
-    each take the whole of it leaves no slack: a request that overtakes the previous one by a
-    few milliseconds of network jitter finds TikTok's bucket a few tokens short and earns a
-    40100. Half-bucket requests keep half a bucket of slack at TikTok at the cost of one more
-    request per second.
-    """
-    size = rt.settings.batch_size
-    if rt.settings.rate_for(dest) > 0:
-        size = min(size, max(1, rt.settings.burst_for(dest) // 2))
-    return size
 
 
 def _retry_due(box: Outbox, now: float) -> bool:

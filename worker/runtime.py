@@ -63,7 +63,7 @@ class Runtime:
                 self.redis,
                 name,
                 rate=self.settings.rate_for(dest),
-                burst=self.settings.burst_for(dest),
+                burst=self.settings.bucket_capacity_for(dest),
             )
             self._buckets[name] = bucket
         return bucket

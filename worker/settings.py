@@ -263,7 +263,8 @@ class Settings(BaseSettings):
         None,
         ge=1,
         validation_alias=AliasChoices("burst", "MASIVO_TIKTOK_BURST"),
-        description="token bucket capacity; default max(batch_size, rate_limit)",
+        description="TikTok's burst (bucket capacity) we assume; default max(batch_size, "
+        "rate_limit). Our own bucket holds this less one request, as slack",
     )
     max_attempts: int = Field(
         8,
@@ -415,8 +416,27 @@ class Settings(BaseSettings):
         return rate * (1.0 - self.rate_headroom)
 
     def burst_for(self, dest: Destination) -> int:
+        """TikTok's burst as we assume it: one second of budget, at least one full batch."""
         rate = dest.rate_limit if dest.rate_limit is not None else self.rate_limit
         return self.burst or max(self.batch_size, int(rate))
+
+    def request_size_for(self, dest: Destination) -> int:
+        """Events per request: the batch size, or half of TikTok's burst when rate-limited."""
+        if self.rate_for(dest) <= 0:
+            return self.batch_size
+        return max(1, min(self.batch_size, self.burst_for(dest) // 2))
+
+    def bucket_capacity_for(self, dest: Destination) -> int:
+        """Our bucket's capacity: TikTok's burst less one request, kept as slack.
+
+        If our bucket could hold TikTok's whole burst, then right after we spent it TikTok's
+        bucket would be as empty as ours, and a request that overtook its predecessor by a
+        few milliseconds of network jitter would find it short: a 40100. Holding one request
+        back leaves TikTok half a second of slack at 1000 events/s, at any moment.
+        """
+        if self.rate_for(dest) <= 0:
+            return self.burst_for(dest)  # unlimited: the bucket is never consulted
+        return max(1, self.burst_for(dest) - self.request_size_for(dest))
 
 
 def load_settings(**overrides: Any) -> Settings:

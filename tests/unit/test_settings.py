@@ -192,3 +192,11 @@ def test_rate_keeps_headroom_and_burst_holds_one_batch(tmp_path: Path) -> None:
     d = s.destination("a")
     assert s.rate_for(d) == pytest.approx(196)
     assert s.burst_for(d) == 1000  # one full batch
+    assert s.request_size_for(d) == 500
+    assert s.bucket_capacity_for(d) == 500  # the other half is slack at TikTok
+
+
+def test_without_a_rate_limit_requests_carry_full_batches(tmp_path: Path) -> None:
+    path = write(tmp_path, "destinations:\n  - {id: a, pixel_code: C9XXXXXXXXXXXXXXXXXX, access_token: T}\n")
+    s = Settings(destinations_file=path, rate_limit=0)
+    assert s.request_size_for(s.destination("a")) == 1000
