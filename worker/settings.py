@@ -252,12 +252,12 @@ class Settings(BaseSettings):
         description="how long a partial batch may wait for company before it is sent",
     )
     rate_headroom: float = Field(
-        0.02,
+        0.01,
         ge=0,
         lt=0.5,
         validation_alias=AliasChoices("rate_headroom", "MASIVO_TIKTOK_RATE_HEADROOM"),
-        description="share of the rate kept unused: TikTok's clock and network jitter differ "
-        "from ours, and a 40100 costs more than 2% of throughput",
+        description="share of the rate kept unused: TikTok's clock is not ours, and a 40100 "
+        "costs more than 1% of throughput",
     )
     burst: int | None = Field(
         None,
