@@ -197,6 +197,8 @@ def test_rate_keeps_headroom_and_burst_holds_one_batch(tmp_path: Path) -> None:
 
 
 def test_without_a_rate_limit_requests_carry_full_batches(tmp_path: Path) -> None:
-    path = write(tmp_path, "destinations:\n  - {id: a, pixel_code: C9XXXXXXXXXXXXXXXXXX, access_token: T}\n")
+    path = write(
+        tmp_path, "destinations:\n  - {id: a, pixel_code: C9XXXXXXXXXXXXXXXXXX, access_token: T}\n"
+    )
     s = Settings(destinations_file=path, rate_limit=0)
     assert s.request_size_for(s.destination("a")) == 1000
