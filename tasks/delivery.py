@@ -25,11 +25,12 @@ INFRASTRUCTURE_RETRY: dict[str, Any] = {
 
 
 @app.task(name=TASK_NAMES["ingest"], ignore_result=True, **INFRASTRUCTURE_RETRY)
-def ingest(destination: str, events: list[Any]) -> dict[str, int]:
-    """Transform a chunk of raw Masivo events and queue, count or dead-letter each."""
-    if not isinstance(events, list):
-        events = [events]
-    return pipeline.ingest(get_runtime(), str(destination), events)
+def ingest(destination: str, events: list[Any] | str) -> dict[str, int]:
+    """Transform a chunk of raw Masivo events and queue, count or dead-letter each.
+
+    ``events`` is a list, or one string holding a JSON array (what our producer sends).
+    """
+    return pipeline.ingest(get_runtime(), str(destination), pipeline.decode_chunk(events))
 
 
 @app.task(name=TASK_NAMES["flush"], ignore_result=True, **INFRASTRUCTURE_RETRY)

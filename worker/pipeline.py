@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from transforms import is_too_old, transform
 from transforms.outcome import Drop, Reject, Send
 from worker import counters
@@ -28,7 +30,7 @@ from worker.runtime import Runtime
 from worker.settings import Destination
 from worker.tiktok import describe
 
-__all__ = ["FlushReport", "dead_letter_events", "flush", "ingest"]
+__all__ = ["FlushReport", "dead_letter_events", "decode_chunk", "flush", "ingest"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,20 @@ def _raw_event_id(raw: Any) -> str | None:
         if isinstance(value, str | int) and not isinstance(value, bool):
             return str(value)
     return None
+
+
+def decode_chunk(events: Any) -> list[Any]:
+    """An ingest message's ``events``: a list, or a string holding a JSON array.
+
+    Anything else is kept as one event, so it is rejected and dead-lettered with a reason
+    instead of failing the whole message.
+    """
+    if isinstance(events, str | bytes):
+        try:
+            events = orjson.loads(events)
+        except orjson.JSONDecodeError:
+            return [events]
+    return events if isinstance(events, list) else [events]
 
 
 def ingest(rt: Runtime, destination: str, raw_events: Iterable[Any]) -> dict[str, int]:

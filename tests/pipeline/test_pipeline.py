@@ -304,3 +304,19 @@ def test_shutdown_releases_held_batches_at_once(rt: Runtime, clock: FakeClock) -
     nxt = box.next_retry()
     assert nxt is not None
     assert nxt[1] <= clock()  # due now, not after the lease
+
+
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [
+        pytest.param([{"a": 1}], [{"a": 1}], id="list"),
+        pytest.param('[{"a": 1}, 2]', [{"a": 1}, 2], id="json-string"),
+        pytest.param(b"[3]", [3], id="json-bytes"),
+        pytest.param("not json", ["not json"], id="garbage-becomes-one-rejectable-event"),
+        pytest.param({"a": 1}, [{"a": 1}], id="single-object"),
+    ],
+)
+def test_an_ingest_chunk_is_a_list_or_a_json_string(events: Any, expected: list[Any]) -> None:
+    from worker.pipeline import decode_chunk
+
+    assert decode_chunk(events) == expected
