@@ -67,7 +67,7 @@ def expire(rt: Runtime) -> dict[str, int]:
         box = rt.outbox(d)
 
         def old(item: Item, options: TransformOptions = options) -> bool:
-            return is_too_old(int(item.event.get("event_time", 0)), options, now)
+            return is_too_old(item.event_time, options, now)
 
         n = len(box.drop_expired_head(old))
         for batch_id in box.batch_ids():
@@ -129,9 +129,7 @@ def replay(
             skipped += 1
             continue
         if entry.payload is not None:
-            payloads.setdefault(entry.destination, []).append(
-                Item(event=entry.payload, enqueued_at=now)
-            )
+            payloads.setdefault(entry.destination, []).append(Item.of(entry.payload, now))
         elif entry.raw_event is not None:
             raws.setdefault(entry.destination, []).append(entry.raw_event)
         else:

@@ -19,14 +19,14 @@ mid-request leaves its batch leased; :meth:`Outbox.recover` puts expired leases 
 retry schedule, due now. The duplicates this may cause are harmless: ``event_id`` is stable and
 TikTok deduplicates pixel + event + event_id within 48 h.
 
-Items are JSON ``{"q": enqueued_at, "e": <TikTok data[] object>}``.
+Items and batches are stored in the byte formats of :class:`Item` and :class:`Batch`.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -48,8 +48,8 @@ DESTINATIONS_KEY = "mtt:destinations"
 _CLAIM_NEW = """
 local items = redis.call('LPOP', KEYS[1], tonumber(ARGV[1]))
 if not items then return {} end
-local batch = '{"items":[' .. table.concat(items, ',') ..
-  '],"attempts":0,"first_failure":null,"last_error":null,"created":' .. ARGV[4] .. '}'
+local batch = '{"attempts":0,"first_failure":null,"last_error":null,"created":' .. ARGV[4] ..
+  '}\\n' .. table.concat(items, '\\n')
 redis.call('HSET', KEYS[2], ARGV[2], batch)
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
 return items
@@ -111,22 +111,61 @@ return #expired
 
 @dataclass(slots=True)
 class Item:
-    """One transformed event waiting in the outbox."""
+    """One transformed event waiting in the outbox, kept as the JSON TikTok will receive.
 
-    event: dict[str, Any]
+    Stored as ``b"<enqueued_at> <event_time> <n> <name as JSON, n bytes> <event JSON>"``: the
+    flush splices the event's bytes into the request body and reads the age and the name from
+    the header, so the common path never decodes or re-encodes an event. No part contains a
+    raw newline (JSON escapes them), which lets a batch store items one per line.
+    """
+
+    raw: bytes
     enqueued_at: float
-
-    def dumps(self) -> bytes:
-        return orjson.dumps({"q": self.enqueued_at, "e": self.event})
+    event_time: int
+    name: str
+    _event: dict[str, Any] | None = None
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Item:
-        return cls(event=data["e"], enqueued_at=float(data["q"]))
+    def of(cls, event: dict[str, Any], enqueued_at: float) -> Item:
+        t = event.get("event_time")
+        return cls(
+            raw=orjson.dumps(event),
+            enqueued_at=enqueued_at,
+            event_time=t if isinstance(t, int) and not isinstance(t, bool) else 0,
+            name=str(event.get("event", "")),
+            _event=event,
+        )
+
+    @property
+    def event(self) -> dict[str, Any]:
+        """The decoded event (failure paths only: dead letters, poison isolation)."""
+        if self._event is None:
+            self._event = orjson.loads(self.raw)
+        return self._event
+
+    def dumps(self) -> bytes:
+        name = orjson.dumps(self.name)
+        head = b"%r %d %d " % (self.enqueued_at, self.event_time, len(name))
+        return head + name + b" " + self.raw
+
+    @classmethod
+    def loads(cls, data: bytes) -> Item:
+        q, t, n, rest = data.split(b" ", 3)
+        size = int(n)
+        return cls(
+            raw=rest[size + 1 :],
+            enqueued_at=float(q),
+            event_time=int(t),
+            name=orjson.loads(rest[:size]),
+        )
 
 
 @dataclass(slots=True)
 class Batch:
-    """A claimed group of events, with its delivery history."""
+    """A claimed group of events, with its delivery history.
+
+    Stored as one line of JSON (attempts, failures, creation) followed by one item per line.
+    """
 
     id: str
     items: list[Item]
@@ -134,33 +173,34 @@ class Batch:
     first_failure: float | None = None
     last_error: dict[str, Any] | None = None
     created: float = 0.0
-    meta: dict[str, Any] = field(default_factory=dict)
 
     @property
     def events(self) -> list[dict[str, Any]]:
         return [item.event for item in self.items]
 
     def dumps(self) -> bytes:
-        return orjson.dumps(
+        head = orjson.dumps(
             {
-                "items": [{"q": i.enqueued_at, "e": i.event} for i in self.items],
                 "attempts": self.attempts,
                 "first_failure": self.first_failure,
                 "last_error": self.last_error,
                 "created": self.created,
             }
         )
+        return b"\n".join([head, *(i.dumps() for i in self.items)])
 
     @classmethod
     def loads(cls, batch_id: str, raw: bytes | str) -> Batch:
-        data = orjson.loads(raw)
+        data = raw.encode() if isinstance(raw, str) else raw
+        head, *lines = data.split(b"\n")
+        meta = orjson.loads(head)
         return cls(
             id=batch_id,
-            items=[Item.from_json(i) for i in data["items"]],
-            attempts=int(data.get("attempts") or 0),
-            first_failure=data.get("first_failure"),
-            last_error=data.get("last_error"),
-            created=float(data.get("created") or 0.0),
+            items=[Item.loads(line) for line in lines if line],
+            attempts=int(meta.get("attempts") or 0),
+            first_failure=meta.get("first_failure"),
+            last_error=meta.get("last_error"),
+            created=float(meta.get("created") or 0.0),
         )
 
 
@@ -201,7 +241,7 @@ class Outbox:
         head = self.r.lindex(self.k_outbox, 0)
         if head is None:
             return None
-        return float(orjson.loads(head)["q"])
+        return float(_bytes(head).split(b" ", 1)[0])
 
     def next_retry(self) -> tuple[str, float] | None:
         found: list[Any] = self.r.zrange(self.k_retry, 0, 0, withscores=True)
@@ -226,7 +266,7 @@ class Outbox:
         """Events inside batches (leased or scheduled); reads every batch, for status only."""
         total = 0
         for raw in self.r.hvals(self.k_batches):
-            total += len(orjson.loads(raw)["items"])
+            total += _bytes(raw).count(b"\n")
         return total
 
     # -- claiming --------------------------------------------------------------------------
@@ -238,7 +278,7 @@ class Outbox:
         )
         if not raw_items:
             return None
-        items = [Item.from_json(orjson.loads(x)) for x in raw_items]
+        items = [Item.loads(x) for x in raw_items]
         return Batch(id=batch_id, items=items, created=now)
 
     def claim_retry(self, batch_id: str, lease_s: float, now: float) -> Batch | None:
@@ -281,7 +321,7 @@ class Outbox:
                     head = pipe.lindex(self.k_outbox, 0)
                     if head is None:
                         break
-                    item = Item.from_json(orjson.loads(head))
+                    item = Item.loads(_bytes(head))
                     if not is_expired(item):
                         break
                     pipe.multi()
@@ -294,6 +334,10 @@ class Outbox:
 
     def batch_ids(self) -> list[str]:
         return [_text(b) for b in self.r.hkeys(self.k_batches)]
+
+
+def _bytes(value: bytes | str) -> bytes:
+    return value if isinstance(value, bytes) else value.encode()
 
 
 def _text(value: bytes | str | Any) -> str:

@@ -76,7 +76,7 @@ def ingest(rt: Runtime, destination: str, raw_events: Iterable[Any]) -> dict[str
     for raw in events:
         outcome = transform(raw, options, now)
         if isinstance(outcome, Send):
-            items.extend(Item(event=e, enqueued_at=now) for e in outcome.events)
+            items.extend(Item.of(e, now) for e in outcome.events)
         elif isinstance(outcome, Drop):
             tally[f"dropped:{outcome.reason}"] += 1
         elif isinstance(outcome, Reject):
@@ -211,9 +211,7 @@ def _pick_work(
 def _deliver(rt: Runtime, dest: Destination, box: Outbox, batch: Batch, probe: bool) -> FlushReport:
     now = rt.clock()
     options = dest.transform_options()
-    fresh = [
-        i for i in batch.items if not is_too_old(int(i.event.get("event_time", 0)), options, now)
-    ]
+    fresh = [i for i in batch.items if not is_too_old(i.event_time, options, now)]
     expired = len(batch.items) - len(fresh)
     if expired:
         counters.incr(rt.redis, dest.id, {"dropped:too_old": expired})
@@ -226,18 +224,16 @@ def _deliver(rt: Runtime, dest: Destination, box: Outbox, batch: Batch, probe: b
     batch.items = fresh
     counters.incr(rt.redis, dest.id, {"requests": 1})
     try:
-        accepted = rt.client.send(
-            dest.pixel_code, dest.access_token, batch.events, dest.test_event_code
+        accepted = rt.client.send_raw(
+            dest.pixel_code, dest.access_token, [i.raw for i in batch.items], dest.test_event_code
         )
     except DeliveryError as exc:
         return _handle_failure(rt, dest, box, batch, exc, probe)
     box.forget(batch.id)
-    names = Counter(str(e.get("event")) for e in batch.events)
+    names = Counter(i.name for i in batch.items)
     tally: dict[str, int | float] = {"delivered": len(batch.items)}
     tally.update({f"delivered:{n}": c for n, c in names.items()})
-    tally["delivery_age_sum"] = float(
-        sum(max(0.0, now - float(e.get("event_time", now))) for e in batch.events)
-    )
+    tally["delivery_age_sum"] = float(sum(max(0.0, now - i.event_time) for i in batch.items))
     tally["delivery_age_count"] = len(batch.items)
     tally["delivery_latency_sum"] = float(sum(max(0.0, now - i.enqueued_at) for i in batch.items))
     counters.incr(rt.redis, dest.id, tally)

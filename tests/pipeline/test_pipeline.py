@@ -5,14 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import orjson
 import pytest
 import redis
 
 from emulator import EmulatorServer
 from tests.pipeline.conftest import PIXEL_A, PIXEL_B, TOKEN_A, FakeClock, drain
 from worker import counters, maintenance
-from worker.outbox import key
+from worker.outbox import Item, key
 from worker.pause import is_paused
 from worker.pipeline import flush, ingest
 from worker.runtime import Runtime
@@ -156,9 +155,9 @@ def test_a_poison_event_is_isolated_and_its_neighbours_delivered(
     ingest(rt, "brand-a", [view(i) for i in range(40)])
     # Corrupt one queued event behind the transform's back, as a bug or a TikTok rule change would.
     box = rt.outbox("brand-a")
-    raw = orjson.loads(rt.redis.lindex(box.k_outbox, 17) or b"{}")
-    raw["e"]["event_id"] = 12345
-    rt.redis.lset(box.k_outbox, 17, orjson.dumps(raw))
+    item = Item.loads(rt.redis.lindex(box.k_outbox, 17) or b"")
+    corrupt = dict(item.event, event_id=12345)
+    rt.redis.lset(box.k_outbox, 17, Item.of(corrupt, item.enqueued_at).dumps())
     drain(rt, "brand-a", clock)
     assert delivered_ids(emulator, PIXEL_A) == {f"evt-{i}" for i in range(40) if i != 17}
     entries = rt.dlq.list(destination="brand-a")
@@ -177,16 +176,14 @@ def test_poison_without_an_index_is_found_by_bisection(
     from worker.tiktok import Accepted
 
     ingest(rt, "brand-a", [view(i) for i in range(16)])
-    real_send = rt.client.send
+    real_send = rt.client.send_raw
 
-    def send(
-        pixel: str, token: Any, events: list[dict[str, Any]], test: str | None = None
-    ) -> Accepted:
-        if any(e["event_id"] == "evt-11" for e in events):
+    def send(pixel: str, token: Any, events: list[bytes], test: str | None = None) -> Accepted:
+        if any(b'"event_id":"evt-11"' in e for e in events):
             raise Invalid("bad request", code=40002, http_status=200, request_id="r1")
         return real_send(pixel, token, events, test)
 
-    rt.client.send = send  # type: ignore[method-assign]
+    rt.client.send_raw = send  # type: ignore[method-assign]
     drain(rt, "brand-a", clock)
     assert delivered_ids(emulator, PIXEL_A) == {f"evt-{i}" for i in range(16) if i != 11}
     assert [e.event_id for _, e in rt.dlq.list()] == ["evt-11"]
@@ -320,3 +317,23 @@ def test_an_ingest_chunk_is_a_list_or_a_json_string(events: Any, expected: list[
     from worker.pipeline import decode_chunk
 
     assert decode_chunk(events) == expected
+
+
+def test_outbox_items_and_batches_round_trip_any_event_name() -> None:
+    from worker.outbox import Batch
+
+    odd = {"event": 'we"ird name\nwith newline', "event_time": 7, "event_id": "é"}
+    item = Item.of(odd, 12.25)
+    back = Item.loads(item.dumps())
+    assert (back.name, back.event_time, back.enqueued_at, back.event) == (
+        odd["event"],
+        7,
+        12.25,
+        odd,
+    )
+    batch = Batch(
+        id="b1", items=[item, Item.of({"event": "Search"}, 1.0)], attempts=2, first_failure=3.0
+    )
+    again = Batch.loads("b1", batch.dumps())
+    assert again.events == [odd, {"event": "Search"}]
+    assert (again.attempts, again.first_failure) == (2, 3.0)

@@ -141,3 +141,21 @@ def test_scripted_answers_429_then_500_then_ok() -> None:
         except DeliveryError as exc:
             outcomes.append(type(exc).__name__)
     assert outcomes == ["RateLimited", "Retryable", "Accepted"]
+
+
+def test_spliced_body_is_exactly_the_encoded_request() -> None:
+    seen: list[bytes] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.content)
+        return httpx.Response(200, content=envelope(0, "OK"))
+
+    events = [
+        {"event": "Search", "event_id": "1", "properties": {"query": "x"}},
+        {"event": "Lead", "event_id": "2"},
+    ]
+    client = TikTokClient("https://example.test", transport=httpx.MockTransport(handler))
+    client.send_raw("C9XXXXXXXXXXXXXXXXXX", TOKEN, [orjson.dumps(e) for e in events], "TEST1")
+    client.send("C9XXXXXXXXXXXXXXXXXX", TOKEN, events)
+    assert orjson.loads(seen[0]) == build_body("C9XXXXXXXXXXXXXXXXXX", events, "TEST1", "Masivo")
+    assert orjson.loads(seen[1]) == build_body("C9XXXXXXXXXXXXXXXXXX", events, None, "Masivo")
