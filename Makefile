@@ -27,8 +27,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+## benchmarks (numbers go to docs/benchmarks.md); not part of `make test`
 bench: $(STAMP)
 	$(BIN)/python bench/transform.py
+	$(BIN)/python bench/emulator.py
+	$(BIN)/python bench/pipeline.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .masivo-tiktok

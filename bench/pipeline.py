@@ -16,8 +16,9 @@ competing with the workers for the machine's cores as a real producer would. One
    1000 events/s (``TIKTOK_RATE_LIMIT=1000``, emulator limit 1000, burst 1000), N events
    enqueued at once, with the default headroom (1 %) and with none. Steady-state rate =
    (events - initial burst) / time from the first to the last accepted request (the refill).
-   Goals: >= 97 % of the budget, no calendar second above budget + burst, no 40100
-   (the last one is expected to fail without headroom: that is why the headroom exists).
+   Goals: >= 97 % of the budget, no calendar second above budget + burst, no 40100. The run
+   without headroom is for comparison: the slack our bucket keeps at TikTok's (one request,
+   docs/architecture.md) is what prevents 40100s; the headroom only covers clock drift.
 3. **Latency** - 200 events/s in chunks of 5 (one ``enqueue`` call each, paced) for ~20 s;
    latency = emulator ``received_at`` - time the bench called ``enqueue`` for that event.
    Goal: p99 <= linger + 500 ms (default linger 0.5 s).
