@@ -8,6 +8,7 @@ is scaled with ``--events N``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 __all__ = ["BRANDS", "sample_events"]
@@ -185,6 +186,22 @@ def too_old(now: float, i: int) -> dict[str, Any]:
     }
 
 
+def too_old_iso(now: float, i: int) -> dict[str, Any]:
+    when = datetime.fromtimestamp(now - 9 * DAY, tz=UTC).isoformat()
+    return {
+        "id": f"demo-{i}",
+        "type": "PURCHASE",
+        "issued_at": when,
+        "customer_id": "late",
+        "order": {
+            "purchase_id": f"late-{i}",
+            "value": 10,
+            "currency": "MXN",
+            "products": [{"sku": "A"}],
+        },
+    }
+
+
 def refused_by_tiktok(now: float, i: int) -> dict[str, Any]:
     """Two minutes ahead: within our clock-skew tolerance, beyond the demo TikTok's."""
     return {
@@ -221,6 +238,7 @@ RARE: list[Template] = [
     audience("delete"),
     invalid_purchase,
     too_old,
+    too_old_iso,
     refused_by_tiktok,
 ]
 

@@ -149,9 +149,8 @@ def test_stop_releases_hung_requests(make_server: ServerFactory, clock: FakeCloc
     server = make_server(faults=parse_faults("hang=1:60s"))
     with httpx.Client(timeout=0.05) as http, pytest.raises(httpx.ReadTimeout):
         Api(http, server, clock).send(1)
-    started = time.monotonic()
-    server.stop()
-    assert time.monotonic() - started < 30  # generous: stop must not wait for the 60 s hang
+    server.stop()  # returns (the per-test timeout guards it) instead of waiting out the hang
+    assert server.summary()["accepted"]["events"] == 0  # the hung request was dropped
 
 
 def test_outage_window_from_the_spec(api: Api, server: EmulatorServer, clock: FakeClock) -> None:

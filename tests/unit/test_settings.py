@@ -202,3 +202,18 @@ def test_without_a_rate_limit_requests_carry_full_batches(tmp_path: Path) -> Non
     )
     s = Settings(destinations_file=path, rate_limit=0)
     assert s.request_size_for(s.destination("a")) == 1000
+
+
+def test_demo_with_real_credentials_insists_on_a_test_event_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import argparse
+
+    from worker.demo import run_demo
+
+    monkeypatch.setenv("TIKTOK_PIXEL_CODE", "C9AAAAAAAAAAAAAAAAAA")
+    monkeypatch.setenv("TIKTOK_ACCESS_TOKEN", TOKEN)
+    args = argparse.Namespace(events=10, keep_running=False, timeout=5.0)
+    with pytest.raises(ConfigError, match="TIKTOK_TEST_EVENT_CODE") as info:
+        run_demo(args, load_settings())
+    assert TOKEN not in str(info.value)
