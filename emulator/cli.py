@@ -37,13 +37,23 @@ def _faults(text: str) -> FaultSpec:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not (value >= 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"not a rate in events/s (>= 0): {text!r}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the emulator's flags to ``parser``."""
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind")
     parser.add_argument("--port", type=int, default=8081, help="TCP port (0 = any free port)")
     parser.add_argument(
         "--rate-limit",
-        type=float,
+        type=_rate,
         default=1000.0,
         metavar="EVENTS_PER_S",
         help="per-pixel events/s, burst max(rate, 1000); 0 = unlimited",
@@ -54,6 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=float(DEFAULT_MAX_AGE_S),
         metavar="DURATION",
         help="refuse events older than this (e.g. 7d, 2h, 3600s; 0 = never)",
+    )
+    parser.add_argument(
+        "--max-future",
+        type=_duration,
+        default=600.0,
+        metavar="DURATION",
+        help="refuse events further in the future than this (default 10m; 0 = never)",
     )
     parser.add_argument(
         "--faults",
@@ -83,6 +100,7 @@ def run(
         credentials=credentials or None,
         rate_limit=args.rate_limit,
         max_age_s=args.max_age,
+        max_future_s=args.max_future,
         faults=args.faults,
         seed=args.seed,
         host=args.host,

@@ -9,6 +9,8 @@ uvicorn) happen inside the subcommand so ``masivo-tiktok transform`` starts fast
 from __future__ import annotations
 
 import argparse
+import io
+import math
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -24,40 +26,57 @@ __all__ = ["main", "parse_time"]
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 
+#: the times ``--now`` / ``--since`` accept: after 1970, before 2200
+_TIME_RANGE = (0.0, 7_258_118_400.0)
+
+
 def parse_time(text: str) -> float:
-    """``--now`` / ``--since``: ISO-8601 (naive = UTC) or Unix seconds."""
+    """``--now`` / ``--since``: ISO-8601 (naive = UTC) or Unix seconds, 1970..2200."""
     text = text.strip()
+    value: float | None
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not a time: {text!r} (use ISO-8601 or Unix seconds)"
-        ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
+        value = None
+    if value is None:
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"not a time: {text!r} (use ISO-8601 or Unix seconds)"
+            ) from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        value = parsed.timestamp()
+    if not (math.isfinite(value) and _TIME_RANGE[0] < value < _TIME_RANGE[1]):
+        raise argparse.ArgumentTypeError(f"not a time between 1970 and 2200: {text!r}")
+    return value
 
 
-def _read_lines(path: str | None) -> Iterator[tuple[int, bytes]]:
-    stream: IO[bytes]
+def _read_lines(path: str | None, *, keep_blank: bool = False) -> Iterator[tuple[int, str]]:
+    """Lines of a file (or stdin), decoded as UTF-8 with or without a byte-order mark.
+
+    Universal newlines: ``\n``, ``\r\n`` and a lone ``\r`` all end a line. Undecodable
+    bytes become U+FFFD, so a bad line is rejected on its own instead of aborting the file.
+    """
+    raw: IO[bytes]
     if path in (None, "-"):
-        stream = sys.stdin.buffer
+        raw = sys.stdin.buffer
     else:
         try:
-            stream = open(path, "rb")  # noqa: SIM115 - closed below
+            raw = open(path, "rb")  # noqa: SIM115 - closed below
         except OSError as exc:
             raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline=None)
     try:
-        for number, line in enumerate(stream, start=1):
-            if line.strip():
+        for number, line in enumerate(text, start=1):
+            if keep_blank or line.strip():
                 yield number, line
     finally:
-        if stream is not sys.stdin.buffer:
-            stream.close()
+        if raw is sys.stdin.buffer:
+            text.detach()
+        else:
+            text.close()
 
 
 def cmd_transform(args: argparse.Namespace, settings: Settings) -> int:
@@ -70,7 +89,11 @@ def cmd_transform(args: argparse.Namespace, settings: Settings) -> int:
     options = settings.transform_options(args.destination)
     now = args.now if args.now is not None else time.time()
     out = sys.stdout.buffer
-    for _number, line in _read_lines(args.file):
+    for _number, line in _read_lines(args.file, keep_blank=True):
+        if not line.strip():
+            result = Reject("invalid_json", "line is empty").as_json()
+            out.write(orjson.dumps(result) + b"\n")
+            continue
         try:
             raw: Any = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
@@ -116,6 +139,20 @@ def _registrars() -> list[Callable[[Any], None]]:
     return regs
 
 
+def _redis_unreachable(exc: BaseException) -> bool:
+    """Redis (or the broker on it) cannot be reached: a configuration problem, one line."""
+    names = {f"{t.__module__}.{t.__name__}" for t in type(exc).__mro__}
+    return bool(
+        names
+        & {
+            "redis.exceptions.ConnectionError",
+            "redis.exceptions.TimeoutError",
+            "kombu.exceptions.OperationalError",
+            "worker.embedded.EmbeddedRedisError",
+        }
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="masivo-tiktok",
@@ -135,6 +172,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args, settings)
     except ConfigError as exc:
         print(f"masivo-tiktok {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if not _redis_unreachable(exc):
+            raise
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(
+            f"masivo-tiktok {args.command}: cannot reach Redis ({first_line}); check REDIS_URL",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         return 130

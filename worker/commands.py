@@ -49,6 +49,16 @@ class _Progress:
             sys.stderr.write("\n")
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 10_000:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 10000: {text!r}")
+    return value
+
+
 def cmd_enqueue(args: argparse.Namespace, settings: Settings) -> int:
     from worker.deadletter import DeadLetter
     from worker.producer import enqueue
@@ -72,7 +82,7 @@ def cmd_enqueue(args: argparse.Namespace, settings: Settings) -> int:
                         attempts=0,
                         first_failure=now,
                         last_failure=now,
-                        raw_event=line.decode("utf-8", "replace")[:10_000],
+                        raw_event=line[:10_000],
                     )
                 )
 
@@ -100,7 +110,9 @@ def _add_enqueue(sub: Any) -> None:
     p = sub.add_parser("enqueue", help="queue JSON-lines Masivo events for delivery")
     p.add_argument("file", help="JSON lines file, or - for stdin")
     p.add_argument("--destination", default=DEFAULT_DESTINATION)
-    p.add_argument("--chunk-size", type=int, default=None, help="events per ingest message")
+    p.add_argument(
+        "--chunk-size", type=_positive_int, default=None, help="events per ingest message (1-10000)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress line")
     p.set_defaults(handler=cmd_enqueue)
 
@@ -127,7 +139,7 @@ def status_rows(report: dict[str, dict[str, Any]]) -> list[list[str]]:
         "retried",
         "outbox",
         "in_flight",
-        "retries",
+        "retry_batches",
         "dlq",
         "paused",
         "tokens",
@@ -185,7 +197,16 @@ def reasons_table(report: dict[str, dict[str, Any]]) -> str:
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from worker.maintenance import status
 
-    report = status(_runtime(), [args.destination] if args.destination else None)
+    rt = _runtime()
+    if args.destination:
+        from worker.counters import known_destinations
+
+        if (
+            args.destination not in settings.destinations
+            and args.destination not in known_destinations(rt.redis)
+        ):
+            settings.destination(args.destination)  # raises: unknown, with the known ones
+    report = status(rt, [args.destination] if args.destination else None)
     if args.json:
         sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
         return 0
@@ -247,13 +268,19 @@ def _dlq_replay(args: argparse.Namespace, rt: Any) -> int:
     from worker.maintenance import replay
 
     if args.entry_ids:
-        entries = [(i, e) for i in args.entry_ids if (e := rt.dlq.get(i)) is not None]
+        missing = [i for i in args.entry_ids if rt.dlq.get(i) is None]
+        if missing:
+            raise ConfigError(f"no dead-letter entry {missing[0]!r}")
+        entries = [(i, rt.dlq.get(i)) for i in args.entry_ids]
     else:
         entries = rt.dlq.list(**_filters(args), limit=args.limit)
     result = replay(rt, entries)
-    print(
-        f"replayed {result['replayed']} entries; skipped {result['skipped']} (unknown destination)"
-    )
+    parts = [f"replayed {result['replayed']} entries"]
+    if result.get("skipped"):
+        parts.append(f"kept {result['skipped']} whose destination is not configured")
+    if result.get("still_invalid"):
+        parts.append(f"kept {result['still_invalid']} lines that are still not JSON")
+    print("; ".join(parts))
     return 0
 
 

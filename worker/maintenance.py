@@ -16,6 +16,8 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import orjson
+
 from transforms import is_too_old
 from transforms.options import TransformOptions
 from worker import counters
@@ -123,13 +125,19 @@ def replay(
     payloads: dict[str, list[Item]] = {}
     raws: dict[str, list[Any]] = {}
     done: list[str] = []
-    skipped = 0
+    skipped = still_invalid = 0
     for entry_id, entry in entries:
         if entry.destination not in rt.settings.destinations:
             skipped += 1
             continue
         if entry.payload is not None:
             payloads.setdefault(entry.destination, []).append(Item.of(entry.payload, now))
+        elif entry.reason == "invalid_json" and isinstance(entry.raw_event, str):
+            try:  # a line that was not JSON: replayable only once someone fixed it in place
+                raws.setdefault(entry.destination, []).append(orjson.loads(entry.raw_event))
+            except orjson.JSONDecodeError:
+                still_invalid += 1
+                continue
         elif entry.raw_event is not None:
             raws.setdefault(entry.destination, []).append(entry.raw_event)
         else:
@@ -144,7 +152,7 @@ def replay(
     for d, raw_events in raws.items():
         counters.incr(rt.redis, d, {"replayed": len(raw_events)})
         ingest(rt, d, raw_events)
-    return {"replayed": len(done), "skipped": skipped}
+    return {"replayed": len(done), "skipped": skipped, "still_invalid": still_invalid}
 
 
 def replay_retryable(rt: Runtime, limit: int = 10_000) -> dict[str, int]:
@@ -155,7 +163,7 @@ def replay_retryable(rt: Runtime, limit: int = 10_000) -> dict[str, int]:
         if entry.category in RETRYABLE_CATEGORIES
         and paused_info(rt.redis, entry.destination) is None
     ]
-    return replay(rt, entries) if entries else {"replayed": 0, "skipped": 0}
+    return replay(rt, entries) if entries else {"replayed": 0, "skipped": 0, "still_invalid": 0}
 
 
 def probe_auth(rt: Runtime) -> dict[str, str]:

@@ -18,9 +18,14 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from transforms import EVENT_NAME_SWITCH, STANDARD_EVENTS
 from worker.celery_app import QUEUES
 
 __all__ = ["PREFIX", "DomainCollector", "registry_for"]
+
+#: delivered events keep their name as a label only for these; custom event names (one per
+#: brand idea) are summed under ``event="custom"`` so label cardinality stays bounded
+KNOWN_EVENT_NAMES = frozenset(EVENT_NAME_SWITCH) | STANDARD_EVENTS
 
 PREFIX = "masivo_tiktok"
 
@@ -86,10 +91,18 @@ class DomainCollector(Collector):
             c = data["counters"]
             for field, family in plain.items():
                 family.add_metric([dest], float(c.get(field, 0)))
+            custom: dict[str, float] = {}
             for name, value in c.items():
                 for prefix, family in labelled.items():
-                    if name.startswith(prefix):
-                        family.add_metric([dest, name[len(prefix) :]], float(value))
+                    if not name.startswith(prefix):
+                        continue
+                    label = name[len(prefix) :]
+                    if prefix == "delivered:" and label not in KNOWN_EVENT_NAMES:
+                        custom[prefix] = custom.get(prefix, 0.0) + float(value)
+                    else:
+                        family.add_metric([dest, label], float(value))
+            for prefix, total in custom.items():
+                labelled[prefix].add_metric([dest, "custom"], total)
             age.add_metric(
                 [dest],
                 count_value=int(c.get("delivery_age_count", 0)),

@@ -292,7 +292,8 @@ def backoff_s(rt: Runtime, attempts: int, hint: float | None = None) -> float:
 def _retry_later(
     rt: Runtime, dest: Destination, box: Outbox, batch: Batch, exc: DeliveryError, now: float
 ) -> FlushReport:
-    batch.attempts += 1
+    if not isinstance(exc, RateLimited):
+        batch.attempts += 1  # TikTok asking us to slow down is no fault of the batch
     batch.first_failure = batch.first_failure or now
     batch.last_error = _error_info(exc, now)
     s = rt.settings
@@ -303,7 +304,7 @@ def _retry_later(
         box.forget(batch.id)
         return FlushReport("dead", events=len(batch.items), detail="retries exhausted")
     hint = exc.retry_after if isinstance(exc, Retryable) else None
-    delay = backoff_s(rt, batch.attempts, hint)
+    delay = backoff_s(rt, max(1, batch.attempts), hint)
     box.reschedule(batch.id, [(batch, now + delay)])
     counters.incr(rt.redis, dest.id, {"retried": len(batch.items)})
     if delay <= MAX_ARM_COUNTDOWN_S:

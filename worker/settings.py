@@ -21,6 +21,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import phonenumbers
 import yaml
 from pydantic import (
     AliasChoices,
@@ -109,6 +110,20 @@ class Destination(BaseModel):
             raise ValueError("is required")
         return SecretStr(value.get_secret_value().strip())
 
+    @field_validator("max_event_age_days", mode="before")
+    @classmethod
+    def _age_is_a_number(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("must be a number of days, not a boolean")
+        return value
+
+    @field_validator("max_event_age_days")
+    @classmethod
+    def _age_range(cls, value: float) -> float:
+        if not (1 / 1440 <= value <= 3650):
+            raise ValueError("must be between one minute (0.000695) and 3650 days")
+        return value
+
     @field_validator("default_currency")
     @classmethod
     def _currency_shape(cls, value: str | None) -> str | None:
@@ -125,8 +140,8 @@ class Destination(BaseModel):
         if value is None:
             return None
         value = value.strip().upper()
-        if not re.fullmatch(r"[A-Z]{2}", value):
-            raise ValueError("must be a two-letter ISO-3166 region")
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError("must be an ISO-3166 region phonenumbers knows (e.g. MX, GB, US)")
         return value
 
     @property
@@ -267,10 +282,11 @@ class Settings(BaseSettings):
         "rate_limit). Our own bucket holds this less one request, as slack",
     )
     max_attempts: int = Field(
-        8,
+        12,
         ge=1,
         validation_alias=AliasChoices("max_attempts", "MASIVO_TIKTOK_MAX_ATTEMPTS"),
-        description="delivery attempts of a batch before it is dead-lettered",
+        description="failed attempts of a batch (40100 answers excepted) before it is "
+        "dead-lettered",
     )
     max_retry_age_s: float = Field(
         6 * 3600,
@@ -279,7 +295,7 @@ class Settings(BaseSettings):
         description="seconds after the first failure after which a batch is dead-lettered",
     )
     retry_base_s: float = Field(
-        1.0,
+        2.0,
         gt=0,
         validation_alias=AliasChoices("retry_base_s", "MASIVO_TIKTOK_RETRY_BASE"),
         description="first backoff; doubles per attempt with full jitter",
@@ -369,9 +385,17 @@ class Settings(BaseSettings):
         if self.destinations_file is not None:
             found.extend(self._read_file(self.destinations_file))
         by_id: dict[str, Destination] = {}
+        folded: dict[str, str] = {}
+        where = f"{self.destinations_file}: " if self.destinations_file else ""
         for dest in found:
             if dest.id in by_id:
-                raise ConfigError(f"destination {dest.id!r}: id is defined twice")
+                raise ConfigError(f"{where}destination {dest.id!r}: id is defined twice")
+            if dest.id.lower() in folded:
+                raise ConfigError(
+                    f"{where}destination {dest.id!r}: id differs from {folded[dest.id.lower()]!r} "
+                    "only by case; ids must be unique regardless of case"
+                )
+            folded[dest.id.lower()] = dest.id
             if not dest.pixel_code.startswith("C9"):
                 log.warning(
                     "destination %r: pixel code does not start with C9; TikTok issues other "
@@ -384,7 +408,9 @@ class Settings(BaseSettings):
     def _read_file(self, path: Path) -> list[Destination]:
         source = str(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{source}: not UTF-8 text (byte {exc.start})") from None
         except OSError as exc:
             raise ConfigError(
                 f"MASIVO_TIKTOK_DESTINATIONS: cannot read {source}: {exc.strerror}"
@@ -444,6 +470,22 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, "settings")) from None
+        raise ConfigError(_describe_env(exc)) from None
     _ = settings.destinations  # validate now, not on first use
     return settings
+
+
+def _describe_env(error: ValidationError) -> str:
+    """Like :func:`_describe`, naming each field by its environment variable."""
+    parts = []
+    for item in error.errors(include_input=False, include_url=False):
+        name = str(item["loc"][0]) if item["loc"] else "(root)"
+        field = Settings.model_fields.get(name)
+        if field is None:  # the error is reported under the alias that was used
+            env = name.upper()
+        else:
+            aliases = getattr(field.validation_alias, "choices", [])
+            env = next((str(a) for a in aliases if str(a).isupper()), name.upper())
+        msg = str(item["msg"]).removeprefix("Value error, ")
+        parts.append(f"environment: {env}: {msg}")
+    return "; ".join(parts)

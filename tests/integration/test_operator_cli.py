@@ -55,6 +55,10 @@ def test_dead_letters_can_be_listed_shown_replayed_and_purged(
         assert shown["payload"]["event_id"].startswith("d-")
         assert shown["payload"]["user"]["email"] != "user1@shop.mx"  # hashed
         assert stack.cli("dlq", "show", "0-1").returncode == 2
+        assert stack.cli("dlq", "replay", "0-1").returncode == 2
+        unknown = stack.cli("status", "--destination", "nope")
+        assert unknown.returncode == 2
+        assert "unknown destination 'nope'" in unknown.stderr
 
         emulator.set_faults("")
         replay = stack.cli("dlq", "replay", "--reason", "retryable")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import orjson
 import pytest
 import redis
 
@@ -337,3 +338,67 @@ def test_outbox_items_and_batches_round_trip_any_event_name() -> None:
     again = Batch.loads("b1", batch.dumps())
     assert again.events == [odd, {"event": "Search"}]
     assert (again.attempts, again.first_failure) == (2, 3.0)
+
+
+def test_rate_limited_answers_do_not_use_up_attempts(
+    rt: Runtime, emulator: EmulatorServer, clock: FakeClock
+) -> None:
+    ingest(rt, "brand-a", [view(1)])
+    emulator.set_faults("40100=1")
+    for _ in range(rt.settings.max_attempts + 2):
+        report = flush(rt, "brand-a")
+        if report.action != "retry":
+            nxt = rt.outbox("brand-a").next_retry()
+            assert nxt is not None
+        clock.advance(rt.settings.retry_max_s + 1)
+    assert rt.dlq.size() == 0  # still scheduled, not exhausted
+    emulator.set_faults("")
+    drain(rt, "brand-a", clock)
+    assert delivered_ids(emulator, PIXEL_A) == {"evt-1"}
+
+
+def test_replaying_a_line_that_is_still_not_json_keeps_its_entry(rt: Runtime) -> None:
+    from worker.deadletter import DeadLetter
+
+    now = time.time()
+    bad = DeadLetter(
+        destination="brand-a",
+        reason="invalid_json",
+        category="rejected",
+        detail="line 3: x",
+        attempts=0,
+        first_failure=now,
+        last_failure=now,
+        raw_event="{not json",
+    )
+    fixed = DeadLetter(
+        destination="brand-a",
+        reason="invalid_json",
+        category="rejected",
+        detail="line 4: x",
+        attempts=0,
+        first_failure=now,
+        last_failure=now,
+        raw_event=orjson.dumps(view(5)).decode(),
+    )
+    ids = rt.dlq.add([bad, fixed])
+    result = maintenance.replay(rt, [(i, rt.dlq.get(i)) for i in ids])  # type: ignore[misc]
+    assert result == {"replayed": 1, "skipped": 0, "still_invalid": 1}
+    left = rt.dlq.list()
+    assert [(e.reason, e.detail) for _, e in left] == [("invalid_json", "line 3: x")]
+    assert rt.outbox("brand-a").depth() == 1
+
+
+def test_metrics_sum_custom_event_names_under_one_label(rt: Runtime, clock: FakeClock) -> None:
+    from prometheus_client import generate_latest
+
+    from worker.metrics import registry_for
+
+    now = int(time.time())
+    ingest(
+        rt, "brand-a", [{"id": f"c{i}", "type": f"idea_{i}", "issued_at": now} for i in range(3)]
+    )
+    drain(rt, "brand-a", clock)
+    text = generate_latest(registry_for(lambda: rt)).decode()
+    assert 'masivo_tiktok_events_delivered_total{destination="brand-a",event="custom"} 3.0' in text
+    assert "idea_1" not in text

@@ -112,3 +112,99 @@ def test_bad_usage_or_configuration_exits_2_with_one_line(
 def test_main_is_importable_and_returns_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["transform", "--destination", "nope"]) == 2
     assert "unknown destination" in capsys.readouterr().err
+
+
+def test_blank_lines_bom_and_any_newline_still_give_one_line_out_per_line_in(
+    tmp_path: Path,
+) -> None:
+    src = tmp_path / "mixed.jsonl"
+    src.write_bytes(
+        b'\xef\xbb\xbf{"type":"search","query":"a","issued_at":"2026-11-24T11:00:00Z"}\r\n'
+        b"\r\n"
+        b'   \n{"type":"search","query":"b","issued_at":"2026-11-24T11:00:00Z"}\r'
+        b'{"type":"search","query":"c","issued_at":"2026-11-24T11:00:00Z"}\n'
+        b"\xff\xfe not utf-8\n"
+    )
+    result = run("transform", str(src), "--now", NOW)
+    assert result.returncode == 0, result.stderr
+    out = [orjson.loads(x) for x in result.stdout.splitlines()]
+    assert [o["outcome"] for o in out] == ["send", "reject", "reject", "send", "send", "reject"]
+    assert out[1]["detail"] == "line is empty"
+    assert [o["events"][0]["properties"]["query"] for o in out if o["outcome"] == "send"] == [
+        "a",
+        "b",
+        "c",
+    ]
+
+
+@pytest.mark.parametrize("now", ["1e30", "nan", "inf", "-5", "0"])
+def test_absurd_now_values_are_usage_errors(now: str) -> None:
+    result = run("transform", "--now", now)
+    assert result.returncode == 2
+    assert "not a time" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("yaml_body", "message"),
+    [
+        pytest.param("max_event_age_days: .inf", "max_event_age_days", id="infinite-age"),
+        pytest.param("max_event_age_days: 1.0e-9", "max_event_age_days", id="zero-age"),
+        pytest.param("max_event_age_days: true", "not a boolean", id="boolean-age"),
+        pytest.param("phone_region: UK", "phone_region", id="unknown-region"),
+    ],
+)
+def test_settings_that_would_fail_silently_are_refused(
+    tmp_path: Path, yaml_body: str, message: str
+) -> None:
+    dfile = tmp_path / "d.yaml"
+    dfile.write_text(
+        f"destinations:\n  - id: mx\n    pixel_code: C9XXXXXXXXXXXXXXXXXX\n    access_token: T0ken\n    {yaml_body}\n"
+    )
+    result = run("transform", "--destination", "mx", env={"MASIVO_TIKTOK_DESTINATIONS": str(dfile)})
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_destinations_file_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
+    dfile = tmp_path / "d.yaml"
+    dfile.write_bytes(
+        "destinations:\n  - {id: m\u00e9x, pixel_code: C9XXXXXXXXXXXXXXXXXX, access_token: T0ken}\n".encode(
+            "latin-1"
+        )
+    )
+    result = run("transform", env={"MASIVO_TIKTOK_DESTINATIONS": str(dfile)})
+    assert result.returncode == 2
+    assert "not UTF-8" in result.stderr
+
+
+def test_ids_differing_only_by_case_are_refused(tmp_path: Path) -> None:
+    dfile = tmp_path / "d.yaml"
+    dfile.write_text(
+        "destinations:\n  - {id: a, pixel_code: C9XXXXXXXXXXXXXXXXXX, access_token: T0ken}\n  - {id: A, pixel_code: C9YXXXXXXXXXXXXXXXXX, access_token: T0ken2}\n"
+    )
+    result = run("transform", env={"MASIVO_TIKTOK_DESTINATIONS": str(dfile)})
+    assert result.returncode == 2
+    assert "only by case" in result.stderr
+    assert str(dfile) in result.stderr
+
+
+def test_a_bad_environment_variable_is_named(tmp_path: Path) -> None:
+    result = run("transform", env={"TIKTOK_RATE_LIMIT": "fast"})
+    assert result.returncode == 2
+    assert "TIKTOK_RATE_LIMIT" in result.stderr
+
+
+def test_unreachable_redis_is_one_line_and_exit_2() -> None:
+    result = run("status", env={"REDIS_URL": "redis://127.0.0.1:1/0"})
+    assert result.returncode == 2
+    assert "cannot reach Redis" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("size", ["0", "-3", "lots"])
+def test_enqueue_chunk_size_must_be_positive(size: str) -> None:
+    result = run("enqueue", "-", "--chunk-size", size)
+    assert result.returncode == 2
+    assert "--chunk-size" in result.stderr
