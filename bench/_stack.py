@@ -264,7 +264,11 @@ class Stack:
         concurrency: int,
         env: Mapping[str, str],
         queues: str | None = None,
+        pool: str = "prefork",
     ) -> None:
+        """``count`` workers; with ``pool="solo"``, ``count * concurrency`` single processes."""
+        if pool == "solo":
+            count, concurrency = count * concurrency, 1
         for _ in range(count):
             log = (self.tmp / f"worker-{len(self._logs)}.log").open("wb")
             self._logs.append(log)
@@ -284,6 +288,8 @@ class Stack:
             ]
             if queues:
                 cmd += ["-Q", queues]
+            if pool != "prefork":
+                cmd += ["--pool", pool]
             self.workers.append(
                 subprocess.Popen(
                     cmd, cwd=ROOT, env={**self.env, **env}, stdout=log, stderr=subprocess.STDOUT

@@ -181,7 +181,7 @@ def throughput(stack: Stack, n: int, n_naive: int) -> None:
             PIXEL_B: sent_count(per_dest["brand-b"]),
         }
         total = sum(expected.values())
-        stack.start_workers("worker", 1, 2, env)
+        stack.start_workers("worker", 1, 2, env, pool=POOL)
         warm_up(emulator, [("brand-a", PIXEL_A), ("brand-b", PIXEL_B)], "tp")
         base = {p: emulator.unique(p) for p in expected}
         meter = CpuMeter(stack, emulator)
@@ -261,7 +261,7 @@ def throughput(stack: Stack, n: int, n_naive: int) -> None:
 
         naive_events = make_events(n_naive, "naive")
         expected_naive = sent_count(naive_events, "naive")
-        stack.start_workers("bench._naive", 1, 2, env, queues="naive")
+        stack.start_workers("bench._naive", 1, 2, env, queues="naive", pool=POOL)
         before = emulator.unique(PIXEL_NAIVE)
         naive_enqueue(make_events(1, f"warm-naive-{time.time_ns()}"))
         if not wait_until(lambda: emulator.unique(PIXEL_NAIVE) > before, 90, every_s=0.1):
@@ -298,6 +298,10 @@ def throughput(stack: Stack, n: int, n_naive: int) -> None:
 
 
 # -- 2. rate-limit precision ----------------------------------------------------------------
+
+
+#: the worker pool of the throughput section (``--pool``)
+POOL = "prefork"
 
 
 def rate_precision(stack: Stack, n: int, headroom: str) -> None:
@@ -459,8 +463,16 @@ def latency(stack: Stack, seconds: float, per_s: int = 200, chunk: int = 5) -> N
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument(
+        "--pool",
+        choices=["prefork", "solo"],
+        default="prefork",
+        help="throughput: one `-c 2` prefork worker, or two `--pool solo` workers",
+    )
     parser.add_argument("--only", default="throughput,ratelimit,latency", help="sections to run")
     args = parser.parse_args()
+    global POOL
+    POOL = args.pool
     only = set(args.only.split(","))
     if args.quick:
         n, n_naive, n_rate, lat_s = 10_000, 1_000, 4_000, 5.0
