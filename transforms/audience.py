@@ -19,7 +19,9 @@ the spec says.
 Customer tags become one custom event ``CustomerTagsUpdated`` whatever the action (one name
 keeps TikTok's event list short; the action is a property): ``tags`` (comma-joined),
 ``tags_count``, ``action`` (lower-cased, e.g. ``add``/``remove``, omitted when absent) and the
-customer's usual ``user`` match keys.
+customer's usual ``user`` match keys. A tags event whose ``user`` has none of
+``external_id``/``email``/``phone`` is rejected with ``missing_customer`` (checked in
+:mod:`transforms.core`, where the ``user`` is built).
 """
 
 from __future__ import annotations

@@ -17,14 +17,25 @@ TikTok field        Masivo aliases
 ==================  ============================================
 
 ``content_id`` is always a string (TikTok rejects numeric ids). A product's ``value`` is the
-*line total* (quantity x unit price), so it becomes ``price`` only divided by the quantity.
-Quantities are integers: fractional ones are rounded, at least 1 when positive; zero or
-negative quantities are omitted. Every item needs ``content_id`` or ``content_name``; errors
+*line total* (quantity x unit price), so it becomes ``price`` only divided by the quantity -
+the *real* quantity as given, fractions included (``amount`` 0.5, ``value`` 10 → ``price``
+20; ``amount`` 2.5, ``value`` 10 → ``price`` 4), rounded to 6 decimals. Without a positive
+quantity the line total is the price.
+
+The ``quantity`` sent is an integer (TikTok's field is one; weights and volumes arrive as
+fractions): rounded half up (2.5 → 3, 0.4 → 1), at least 1 when positive; zero or negative
+quantities are omitted. So ``price x quantity`` may differ from the line total for
+fractional amounts; ``price`` is the one kept exact because it feeds value optimisation.
+
+A negative ``price`` (given, or derived from a negative line ``value``) is
+``Reject("invalid_value")`` naming the field, e.g. ``order.products[0].unit_price: must not
+be negative``; zero is allowed. Every item needs ``content_id`` or ``content_name``; errors
 name the input path, e.g. ``items[2]: needs content_id or content_name``.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Final
 
 from transforms.reasons import InvalidEventError, RejectReason
@@ -81,27 +92,35 @@ def _first(item: dict[str, Any], field: str) -> tuple[str, object]:
     return "", None
 
 
-def _quantity(item: dict[str, Any]) -> int | None:
+def _amount(item: dict[str, Any]) -> float | int | None:
+    """The real quantity (fractions kept) when positive, else ``None``."""
     alias, value = _first(item, "quantity")
     number = to_number(value, alias, _INVALID)
     if number is None or number <= 0:
         return None
     if number > INT64_MAX:
         raise InvalidEventError(_INVALID, f"{alias}: number out of range")
-    return max(1, round(number))
+    return number
 
 
-def _price(item: dict[str, Any], quantity: int | None) -> float | int | None:
+def _not_negative(number: float | int, alias: str) -> float | int:
+    if number < 0:
+        raise InvalidEventError(RejectReason.INVALID_VALUE, f"{alias}: must not be negative")
+    return number
+
+
+def _price(item: dict[str, Any], amount: float | int | None) -> float | int | None:
     alias, value = _first(item, "price")
     price = to_number(value, alias, _INVALID)
     if price is not None:
-        return price
+        return _not_negative(price, alias)
     line_total = to_number(item.get("value"), "value", _INVALID)
     if line_total is None:
         return None
-    if not quantity or quantity == 1:
+    _not_negative(line_total, "value")
+    if amount is None or amount == 1:
         return line_total
-    return round(line_total / quantity, 6)
+    return round(line_total / amount, 6)
 
 
 def _fields(item: dict[str, Any]) -> dict[str, Any]:
@@ -117,12 +136,12 @@ def _fields(item: dict[str, Any]) -> dict[str, Any]:
                 break
     if "content_id" not in content and "content_name" not in content:
         return content
-    quantity = _quantity(item)
-    price = _price(item, quantity)
+    amount = _amount(item)
+    price = _price(item, amount)
     if price is not None:
         content["price"] = price
-    if quantity is not None:
-        content["quantity"] = quantity
+    if amount is not None:
+        content["quantity"] = amount if type(amount) is int else max(1, math.floor(amount + 0.5))
     return content
 
 

@@ -5,12 +5,16 @@ The checks run cheapest-and-most-final first, so a dropped event costs almost no
 1. shape - a JSON object with a non-empty string ``type`` (else ``Reject``);
 2. switch - the destination feature governing the outgoing name is on (else
    ``Drop("feature_disabled")``);
-3. consent - ``consent.vendors.tiktok`` is not ``false`` (else ``Drop("no_consent")``);
+3. consent - ``consent.vendors.tiktok`` is absent or a yes (else ``Drop("no_consent")``; the
+   exact rule is in :mod:`transforms.policy`);
 4. time - ``issued_at`` readable (``invalid_timestamp``), not in the future beyond the skew
    (``future_timestamp``), not older than the age limit (``Drop("too_old")``);
-5. purchases only - fulfilled (else ``Drop("not_fulfilled")``);
+5. purchases only - fulfilled (else ``Drop("not_fulfilled")``; an unreadable ``fulfilled``
+   is ``Reject("invalid_field")``; see :mod:`transforms.policy`);
 6. mapping - fields are read and validated while the payload is built; the first problem
-   becomes a ``Reject`` whose detail names the field.
+   becomes a ``Reject`` whose detail names the field. A ``CUSTOMER_TAGS`` event (or a custom
+   ``CustomerTagsUpdated``) whose ``user`` ends up without ``external_id``, ``email`` or
+   ``phone`` is ``Reject("missing_customer")``: tags nobody can be matched to are useless.
 
 Pure: no I/O, no clock (``now`` is an argument), no environment.
 """
@@ -35,6 +39,7 @@ from transforms.names import (
 )
 from transforms.options import TransformOptions
 from transforms.outcome import Drop, Outcome, Reject, Send
+from transforms.policy import UNFULFILLED_STATUSES, consent_denied, is_unfulfilled
 from transforms.properties import build_properties, require_purchase_fields
 from transforms.reasons import DropReason, InvalidEventError, RejectReason
 from transforms.timestamps import event_time_from, is_in_future, is_too_old
@@ -42,8 +47,8 @@ from transforms.values import get_dict
 
 __all__ = ["UNFULFILLED_STATUSES", "transform"]
 
-#: Purchase statuses that mean "not fulfilled" (compared upper-cased).
-UNFULFILLED_STATUSES: Final = frozenset({"PENDING", "REVERSED", "CANCELLED", "EXPIRED"})
+#: The match keys that identify a customer (``ip``/``user_agent`` alone do not).
+_IDENTITY_KEYS: Final = frozenset({"external_id", "email", "phone"})
 
 
 def _event_type(raw: dict[str, object]) -> str:
@@ -66,22 +71,6 @@ def _outgoing_name(masivo_type: str) -> str | None:
     if kind == CUSTOMER_TAGS_TYPE:
         return CUSTOMER_TAGS_UPDATED
     return resolve_event_name(masivo_type)
-
-
-def _no_consent(raw: dict[str, object]) -> bool:
-    consent = get_dict(raw, "consent")
-    vendors = get_dict(consent, "vendors") if consent is not None else None
-    return vendors is not None and vendors.get("tiktok") is False
-
-
-def _unfulfilled(raw: dict[str, object]) -> bool:
-    if raw.get("fulfilled") is False:
-        return True
-    order = get_dict(raw, "order") or {}
-    for status in (raw.get("status"), order.get("status")):
-        if isinstance(status, str) and status.strip().upper() in UNFULFILLED_STATUSES:
-            return True
-    return False
 
 
 def _envelope(name: str, event_time: int, event_id: str, user: dict[str, Any]) -> dict[str, Any]:
@@ -114,6 +103,11 @@ def _customer_event(
         elif is_custom(name):
             props.update(flatten_metadata(raw.get("metadata")))
     user = build_user(raw, options.phone_region, page.get("url"))
+    if name == CUSTOMER_TAGS_UPDATED and not _IDENTITY_KEYS.intersection(user):
+        raise InvalidEventError(
+            RejectReason.MISSING_CUSTOMER,
+            "customer_id: required for customer tags (or a usable email or phone)",
+        )
     event = _envelope(name, event_time, canonical_event_id(raw, options.destination_id), user)
     _web_extras(event, raw, page)
     if props:
@@ -142,8 +136,8 @@ def _transform(raw: object, options: TransformOptions, now: float) -> Outcome:
     switch = Switch.AUDIENCES if name is None else switch_for(name)
     if not getattr(options.features, switch):
         return Drop(DropReason.FEATURE_DISABLED, f"{switch} is off ({masivo_type})")
-    if _no_consent(raw):
-        return Drop(DropReason.NO_CONSENT, "consent.vendors.tiktok is false")
+    if consent_denied(raw):
+        return Drop(DropReason.NO_CONSENT, "consent.vendors.tiktok is not a yes")
     event_time = event_time_from(raw, now)
     if is_in_future(event_time, options, now):
         ahead = int(event_time - now)
@@ -152,7 +146,7 @@ def _transform(raw: object, options: TransformOptions, now: float) -> Outcome:
         return Drop(DropReason.TOO_OLD, f"issued_at: {int(now - event_time)} s old")
     if name is None:
         return Send(_audience_events(raw, event_time, options))
-    if name in PURCHASE_EVENTS and _unfulfilled(raw):
+    if name in PURCHASE_EVENTS and is_unfulfilled(raw):
         return Drop(DropReason.NOT_FULFILLED, "fulfilled is false or status says not fulfilled")
     return Send((_customer_event(raw, name, event_time, options),))
 

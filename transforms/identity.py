@@ -2,17 +2,35 @@
 
 Hashing rules:
 
-* **email** - trim, lower-case, SHA-256. Values without ``@`` are not addresses and are
-  omitted. Placeholder addresses (see :func:`is_placeholder_email`) are never sent.
-* **phone** - parsed with ``phonenumbers`` (``options.phone_region`` is the default region for
-  numbers without a ``+country`` prefix), formatted E.164 with ``+``, SHA-256. A number that
-  does not parse or is not a valid number is *omitted*, not rejected: a bad phone should not
-  cost the conversion, which still matches on ``external_id``.
-* **external_id** - ``customer_id`` (string or integer), trimmed, case kept (the pixel side
-  sends it unchanged), SHA-256.
+* **email** - trim, lower-case, SHA-256. Only values that look like an address are sent:
+  exactly one ``@``, a non-empty local part, a domain with a dot between non-empty labels
+  (``a@b.c``; a trailing root dot is fine), no whitespace inside. Anything else (``"a@b"``,
+  ``"a b@c.d"``, ``"@x.com"``) is omitted, not rejected. Placeholder addresses (see
+  :func:`is_placeholder_email`) are never sent, nor is any email (or name) of an anonymous
+  customer: ``is_anonymous``/``customer.is_anonymous`` read as a flag
+  (:func:`transforms.values.to_flag`: ``true``, ``"true"``, ``1``, ``"yes"``), and an
+  unreadable value (``"maybe"``) also counts as anonymous - privacy first, as for consent.
+* **phone** - strings, or JSON numbers taken as their digit string (``5215512345678``).
+  Parsed with ``phonenumbers`` (``options.phone_region`` is the default region for numbers
+  without a ``+country`` prefix), formatted E.164 with ``+``, SHA-256. Accepted when
+  ``is_valid_number``, or when ``is_possible_number_with_reason`` is ``IS_POSSIBLE`` (right
+  length for the country, so new number ranges not yet in the metadata still match) with a
+  non-zero national number; ``IS_POSSIBLE_LOCAL_ONLY`` (e.g. US 7-digit ``555-0100``) is
+  not, as it has no area code and cannot be a subscriber's E.164 number. Mexico's pre-2019
+  mobile forms, which ``phonenumbers`` 9 (metadata after the dialing reform) finds
+  ``TOO_LONG``, are rewritten to the current number: ``+52 1 55 1234 5678`` (the mobile
+  ``1``) and ``044``/``045 55 1234 5678`` (region MX; the old mobile dialing prefixes) both
+  become ``+525512345678``. A number still not accepted is *omitted*, not rejected: a bad
+  phone should not cost the conversion, which still matches on ``external_id``.
+* **external_id** - ``customer_id`` (string or number), trimmed, case kept (the pixel side
+  sends it unchanged), SHA-256. Integers use their exact decimal string (however large); a
+  float with an integral value uses the integer's (``123.0`` → ``"123"``); booleans and
+  non-integral floats are not ids and are omitted.
 * Values that already are 64 hex characters are taken as hashes: lower-cased and passed
   through, never hashed twice.
 * ``ip``, ``user_agent``, ``ttclid``, ``ttp`` and ``locale`` are sent as given (trimmed).
+  Without ``context.ttclid``, ``ttclid`` is read from the page URL's *query string* only -
+  never from the ``#fragment``, which the landing page, not TikTok, controls.
 
 Match keys are emitted as plain strings, not single-element lists: TikTok accepts both, and
 strings are what its own GTM template sends. Empty values are omitted, never ``null``.
@@ -31,7 +49,7 @@ from urllib.parse import unquote_plus
 
 import phonenumbers
 
-from transforms.values import clean_text, get_dict
+from transforms.values import clean_text, get_dict, to_flag
 
 __all__ = [
     "AUDIENCE_MANAGER_ID",
@@ -54,6 +72,9 @@ _HEX64: Final = re.compile(r"[0-9a-fA-F]{64}")
 _CACHE: Final = 65536
 _PASSTHROUGH: Final = ("ttclid", "ttp", "ip", "user_agent", "locale")
 _TTCLID: Final = re.compile(r"[?&]ttclid=([^&#]*)")
+_EMAIL: Final = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_MX: Final = 52
+_MX_OLD_PREFIXES: Final = ("044", "045")
 
 #: Reserved by RFC 2606 / RFC 6761 (and ``.local``, mDNS): nobody receives mail there.
 PLACEHOLDER_DOMAIN_SUFFIXES: Final = (".invalid", ".example", ".test", ".localhost", ".local")
@@ -84,7 +105,7 @@ def is_sha256_hex(text: str) -> bool:
 def normalise_email(email: str) -> str | None:
     """TikTok's email normal form (trim + lower); ``None`` when it is not an address."""
     text = email.strip().lower()
-    return text if "@" in text else None
+    return text if _EMAIL.fullmatch(text) else None
 
 
 def is_placeholder_email(normalised: str) -> bool:
@@ -110,14 +131,36 @@ def hash_email(email: str) -> str | None:
     return sha256_hex(normalised)
 
 
+def _acceptable(number: phonenumbers.PhoneNumber) -> bool:
+    if phonenumbers.is_valid_number(number):
+        return True
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    return reason == phonenumbers.ValidationResult.IS_POSSIBLE and number.national_number != 0
+
+
+def _mx_current_form(number: phonenumbers.PhoneNumber) -> phonenumbers.PhoneNumber | None:
+    """Mexico's pre-2019 mobile forms (module docstring) rewritten, else ``None``."""
+    zeros = (number.number_of_leading_zeros or 1) if number.italian_leading_zero else 0
+    national = "0" * zeros + str(number.national_number)
+    if len(national) == 11 and national.startswith("1"):
+        national = national[1:]
+    elif len(national) == 13 and national.startswith(_MX_OLD_PREFIXES):
+        national = national[3:]
+    else:
+        return None
+    return phonenumbers.parse(f"+52{national}", None)
+
+
 @lru_cache(maxsize=_CACHE)
 def normalise_phone(phone: str, region: str | None = None) -> str | None:
-    """E.164 with ``+`` (``"(+1)2133734253"`` → ``"+12133734253"``), ``None`` if invalid."""
+    """E.164 with ``+`` (``"(+1)2133734253"`` → ``"+12133734253"``), ``None`` if unusable."""
     try:
-        number = phonenumbers.parse(phone, region)
+        number: phonenumbers.PhoneNumber | None = phonenumbers.parse(phone, region)
+        if number is not None and not _acceptable(number):
+            number = _mx_current_form(number) if number.country_code == _MX else None
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_valid_number(number):
+    if number is None or not _acceptable(number):
         return None
     result: str = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return result
@@ -150,14 +193,23 @@ def _customer_id(raw: dict[str, object], customer: dict[str, object] | None) -> 
         value = customer.get("customer_id", customer.get("id"))
     if isinstance(value, str):
         return hash_external_id(value)
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
         return hash_external_id(str(value))
+    if isinstance(value, float) and value.is_integer():
+        return hash_external_id(str(int(value)))
     return None
 
 
+def _anonymous_flag(value: object) -> bool:
+    """Missing or a no value → not anonymous; a yes or anything unreadable → anonymous."""
+    return value is not None and to_flag(value) is not False
+
+
 def _is_anonymous(raw: dict[str, object], customer: dict[str, object] | None) -> bool:
-    return raw.get("is_anonymous") is True or (
-        customer is not None and customer.get("is_anonymous") is True
+    return _anonymous_flag(raw.get("is_anonymous")) or (
+        customer is not None and _anonymous_flag(customer.get("is_anonymous"))
     )
 
 
@@ -168,12 +220,28 @@ def _contact(raw: dict[str, object], customer: dict[str, object] | None, key: st
     return value if isinstance(value, str) else None
 
 
+def _phone(raw: dict[str, object], customer: dict[str, object] | None) -> str | None:
+    """The phone as text; JSON numbers are their digit string (integral floats included)."""
+    value = raw.get("phone")
+    if value is None and customer is not None:
+        value = customer.get("phone")
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return None
+
+
 def _ttclid_from_url(url: str | None) -> str | None:
     """``ttclid`` from the landing URL's query string (a regex: ``urlsplit`` + ``parse_qs``
     cost a fifth of the whole transform)."""
     if url is None:
         return None
-    match = _TTCLID.search(url)
+    match = _TTCLID.search(url.partition("#")[0] if "#" in url else url)
     if match is None:
         return None
     value = match.group(1)
@@ -195,7 +263,7 @@ def build_user(
         hashed = hash_email(email)
         if hashed:
             user["email"] = hashed
-    phone = _contact(raw, customer, "phone")
+    phone = _phone(raw, customer)
     if phone is not None:
         hashed = hash_phone(phone, phone_region)
         if hashed:

@@ -6,7 +6,13 @@ Resolution order (first match wins), and why:
    names are case-sensitive, so ``Purchase`` (the newer standard name) stays ``Purchase``;
 2. a Masivo name of the product spec's event-mapping table, case-insensitive - so
    ``purchase`` and ``PURCHASE`` both become ``CompletePayment``;
-3. anything else is a custom event keeping its (trimmed) name.
+3. a case-insensitive match of any standard TikTok name (the 14 and the newer ones) is sent
+   with TikTok's spelling - ``completepayment``, ``ADDTOCART``, ``lead`` become
+   ``CompletePayment``, ``AddToCart``, ``Lead``. TikTok would treat a differently cased name
+   as an unrelated custom event, and a mis-cased purchase would escape the purchase rules
+   (fulfilment, required value/currency) and the ``purchases`` switch. Step 2 runs first, so
+   ``purchase``/``PURCHASE`` stay ``CompletePayment`` (the spec's table), not ``Purchase``;
+4. anything else is a custom event keeping its (trimmed) name.
 
 The special types ``AUDIENCE`` and ``CUSTOMER_TAGS`` (case-insensitive) are not events of
 their own: :mod:`transforms.audience` turns them into the custom events ``AudienceUpdated`` /
@@ -90,6 +96,9 @@ NEWER_STANDARD_EVENTS: Final = (
 
 STANDARD_EVENTS: Final = frozenset(LEGACY_STANDARD_EVENTS + NEWER_STANDARD_EVENTS)
 
+#: Step 3 of the resolution: lower-cased standard name → TikTok's spelling.
+_STANDARD_BY_LOWER: Final[dict[str, str]] = {name.lower(): name for name in STANDARD_EVENTS}
+
 #: The purchase events: only fulfilled ones are sent, and they need contents/value/currency.
 PURCHASE_EVENTS: Final = frozenset({"CompletePayment", "Purchase"})
 
@@ -141,7 +150,8 @@ def resolve_event_name(masivo_type: str) -> str:
     """The outgoing TikTok name for a (non-empty, trimmed) Masivo ``type``; see module doc."""
     if masivo_type in STANDARD_EVENTS:
         return masivo_type
-    return MASIVO_EVENT_NAMES.get(masivo_type.lower(), masivo_type)
+    lower = masivo_type.lower()
+    return MASIVO_EVENT_NAMES.get(lower) or _STANDARD_BY_LOWER.get(lower, masivo_type)
 
 
 def is_custom(tiktok_event: str) -> bool:

@@ -9,7 +9,7 @@ TikTok field     Masivo source (first present wins)
                  ``order.order_id`` (always a string; the spec's ``transaction_id``)
 ``query``        ``query``, ``search_string``
 ``description``  ``description``
-``content_type`` ``content_type``; else ``"product"`` when there are contents
+``content_type`` only with contents: ``content_type``, else ``"product"``
 ``contents``     see :mod:`transforms.contents`
 ===============  ==============================================================
 
@@ -17,6 +17,12 @@ The ``order`` object is read for every event kind, not only purchases: a ``Place
 ``InitiateCheckout`` carrying an order is just as useful. The default currency is only added
 when something is priced (a value or an item price): a currency alone means nothing.
 Currencies are upper-cased and must be three letters (ISO 4217 form).
+
+``value`` must not be negative (``Reject("invalid_value")`` naming ``value`` or
+``order.value``): refunds are not conversions, and a negative value would silently lower the
+campaign's ROAS. Zero is allowed (free items, trials). ``content_type`` describes the
+``contents``, so without contents it is omitted - and not read, so a malformed one on an
+item-less event is not a reason to reject it.
 """
 
 from __future__ import annotations
@@ -77,6 +83,8 @@ def build_properties(raw: dict[str, object], default_currency: str | None) -> di
     contents = build_contents(raw)
     value_path, raw_value = _pick(raw, order, ("value",), ("value",))
     value = to_number(raw_value, value_path, RejectReason.INVALID_VALUE)
+    if value is not None and value < 0:
+        raise InvalidEventError(RejectReason.INVALID_VALUE, f"{value_path}: must not be negative")
     priced = value is not None or any("price" in item for item in contents)
     if value is not None:
         props["value"] = value
@@ -96,10 +104,9 @@ def build_properties(raw: dict[str, object], default_currency: str | None) -> di
     description = to_text(raw.get("description"), "description", _FIELD)
     if description:
         props["description"] = description
-    content_type = to_text(raw.get("content_type"), "content_type", _FIELD)
-    if content_type or contents:
-        props["content_type"] = content_type or "product"
     if contents:
+        content_type = to_text(raw.get("content_type"), "content_type", _FIELD)
+        props["content_type"] = content_type or "product"
         props["contents"] = contents
     return props
 

@@ -47,6 +47,7 @@ class RejectReason:
     MISSING_AUDIENCE: Final = "missing_audience"
     MISSING_TAGS: Final = "missing_tags"
     UNIDENTIFIABLE: Final = "unidentifiable"
+    MISSING_CUSTOMER: Final = "missing_customer"
     INTERNAL_ERROR: Final = "internal_error"
 
     ALL: Final = frozenset(
@@ -68,6 +69,7 @@ class RejectReason:
             MISSING_AUDIENCE,
             MISSING_TAGS,
             UNIDENTIFIABLE,
+            MISSING_CUSTOMER,
             INTERNAL_ERROR,
         }
     )

@@ -3,6 +3,12 @@
 Numbers may arrive as JSON numbers or numeric strings (``"59.98"``); anything else in a
 numeric field is a reject naming the field, because a wrong ``value`` silently corrupts ROAS.
 Text fields accept strings and numbers (ids are often numeric) and reject other types.
+
+Flags (``consent.vendors.tiktok``, ``fulfilled``, ``is_anonymous``) arrive as booleans, numbers
+or strings; :func:`to_flag` reads them one way everywhere: ``true``, ``1``, ``"true"``,
+``"yes"``, ``"1"`` are yes; ``false``, ``0``, ``"false"``, ``"no"``, ``"off"``, ``"0"`` are no
+(strings trimmed, any case); anything else (``"maybe"``, ``2``, ``1.0``, objects) is unknown,
+and each caller decides what unknown means where its rule lives.
 """
 
 from __future__ import annotations
@@ -13,10 +19,13 @@ from typing import Final
 
 from transforms.reasons import InvalidEventError
 
-__all__ = ["INT64_MAX", "clean_text", "get_dict", "to_number", "to_text"]
+__all__ = ["INT64_MAX", "clean_text", "get_dict", "to_flag", "to_number", "to_text"]
 
 _NUMBER: Final = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _INTEGER: Final = re.compile(r"[+-]?\d{1,18}")
+
+_YES: Final = frozenset({"true", "yes", "1"})
+_NO: Final = frozenset({"false", "no", "off", "0"})
 
 #: Integers beyond 64 bits cannot be encoded by orjson (nor read by TikTok's backend).
 INT64_MAX: Final = 2**63 - 1
@@ -83,3 +92,15 @@ def get_dict(raw: dict[str, object], key: str) -> dict[str, object] | None:
     """``raw[key]`` when it is an object; anything else counts as absent."""
     value = raw.get(key)
     return value if isinstance(value, dict) else None
+
+
+def to_flag(value: object) -> bool | None:
+    """``True``/``False`` for the yes/no spellings of the module docstring, else ``None``."""
+    if value is True or value is False:
+        return value
+    if type(value) is int:
+        return True if value == 1 else False if value == 0 else None
+    if isinstance(value, str):
+        text = value.strip().lower()
+        return True if text in _YES else False if text in _NO else None
+    return None

@@ -145,7 +145,8 @@ def test_customer_tags_event() -> None:
     ],
 )
 def test_customer_tags_shapes(tags: object, props: dict[str, Any]) -> None:
-    assert send_one({"type": "customer_tags", "tags": tags})["properties"] == props
+    raw = {"type": "customer_tags", "tags": tags, "customer_id": "c1"}
+    assert send_one(raw)["properties"] == props
 
 
 @pytest.mark.parametrize(

@@ -214,7 +214,13 @@ def test_invalid_contents_name_the_item(raw: dict[str, Any], detail: str) -> Non
         pytest.param({"search_string": "boots"}, "query", "boots", id="search_string"),
         pytest.param({"description": "Footer CTA"}, "description", "Footer CTA", id="description"),
         pytest.param(
-            {"content_type": "product_group"}, "content_type", "product_group", id="ct-given"
+            {"content_type": "product_group", "items": [{"id": "a"}]},
+            "content_type",
+            "product_group",
+            id="ct-given",
+        ),
+        pytest.param(
+            {"content_type": "product_group"}, "content_type", None, id="ct-dropped-without-items"
         ),
         pytest.param({"items": [{"id": "a"}]}, "content_type", "product", id="ct-with-contents"),
         pytest.param({}, "content_type", None, id="no-ct-without-contents"),

@@ -6,8 +6,24 @@ from typing import Any
 
 import pytest
 
-from tests.transforms.tf_support import NOW, OPTIONS, dropped, options, rejected, send_one
-from transforms import EVENT_NAME_SWITCH, DropReason, RejectReason, switch_for, transform
+from tests.transforms.tf_support import (
+    NOW,
+    OPTIONS,
+    dropped,
+    options,
+    purchase_event,
+    rejected,
+    send_one,
+)
+from transforms import (
+    EVENT_NAME_SWITCH,
+    MASIVO_EVENT_NAMES,
+    STANDARD_EVENTS,
+    DropReason,
+    RejectReason,
+    switch_for,
+    transform,
+)
 from transforms.names import LEGACY_STANDARD_EVENTS, NEWER_STANDARD_EVENTS, resolve_event_name
 
 # The product spec's "Event mapping" table (plus add_to_wishlist from its 14-events table).
@@ -135,8 +151,7 @@ def test_exact_purchase_stays_purchase_but_lowercase_is_completepayment() -> Non
 @pytest.mark.parametrize(
     ("given", "expected"),
     [
-        pytest.param("clickbutton", "clickbutton", id="standard-name-wrong-case-is-custom"),
-        pytest.param("CLICKBUTTON", "CLICKBUTTON", id="standard-name-upper-is-custom"),
+        pytest.param("click_button", "click_button", id="standard-name-spelled-otherwise"),
         pytest.param("free_trial_started", "free_trial_started", id="custom"),
         pytest.param("  Video Watched ", "Video Watched", id="custom-trimmed"),
         pytest.param("Pageview", "Pageview", id="pageview-is-custom"),
@@ -195,3 +210,59 @@ def test_type_must_be_a_non_empty_string(value: object, reason: str) -> None:
 
 def test_missing_type_key() -> None:
     assert rejected({"customer_id": "c1"}).reason == RejectReason.MISSING_TYPE
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        pytest.param("completepayment", "CompletePayment", id="completepayment"),
+        pytest.param("Completepayment", "CompletePayment", id="Completepayment"),
+        pytest.param("COMPLETEPAYMENT", "CompletePayment", id="COMPLETEPAYMENT"),
+        pytest.param("ADDTOCART", "AddToCart", id="ADDTOCART"),
+        pytest.param("addtocart", "AddToCart", id="addtocart"),
+        pytest.param("clickbutton", "ClickButton", id="clickbutton"),
+        pytest.param(" CLICKBUTTON ", "ClickButton", id="CLICKBUTTON-trimmed"),
+        pytest.param("lead", "Lead", id="lead-newer"),
+        pytest.param("findlocation", "FindLocation", id="findlocation-newer"),
+        pytest.param("purchase", "CompletePayment", id="masivo-table-before-case-match"),
+        pytest.param("PURCHASE", "CompletePayment", id="masivo-PURCHASE"),
+        pytest.param("Purchase", "Purchase", id="exact-wins-first"),
+        pytest.param("SEARCH", "Search", id="search-either-way"),
+        pytest.param("Click_Button", "Click_Button", id="not-a-case-variant-stays-custom"),
+    ],
+)
+def test_case_variants_of_standard_names_map_to_tiktok_spelling(given: str, expected: str) -> None:
+    assert resolve_event_name(given.strip()) == expected
+    assert send_one(_valid(given))["event"] == expected
+
+
+@pytest.mark.parametrize("name", sorted(STANDARD_EVENTS))
+def test_every_standard_name_matches_case_insensitively(name: str) -> None:
+    for variant in (name.lower(), name.upper()):
+        resolved = resolve_event_name(variant)
+        assert resolved == name or MASIVO_EVENT_NAMES.get(variant.lower()) == resolved
+
+
+@pytest.mark.parametrize(
+    ("fields", "outcome", "reason"),
+    [
+        pytest.param({"fulfilled": False}, "drop", "not_fulfilled", id="fulfilment-applies"),
+        pytest.param({"order": {"products": []}}, "reject", "missing_contents", id="needs-items"),
+    ],
+)
+@pytest.mark.parametrize("event_type", ["completepayment", "Completepayment", "PURCHASE"])
+def test_case_variant_purchases_follow_purchase_rules(
+    event_type: str, fields: dict[str, Any], outcome: str, reason: str
+) -> None:
+    raw = purchase_event() | {"type": event_type}
+    if "order" in fields:
+        raw["order"] = raw["order"] | fields["order"]
+    else:
+        raw.update(fields)
+    result = transform(raw, OPTIONS, NOW).as_json()
+    assert (result["outcome"], result["reason"]) == (outcome, reason)
+
+
+def test_case_variant_purchase_obeys_the_purchases_switch() -> None:
+    raw = purchase_event() | {"type": "completepayment"}
+    assert dropped(raw, options(features={"purchases": False})).reason == "feature_disabled"
