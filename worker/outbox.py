@@ -9,6 +9,7 @@ key                         type    holds
 ``mtt:{d}:batches``         hash    batch id -> batch JSON (items, attempts, failures)
 ``mtt:{d}:leases``          zset    batch id -> lease deadline (in flight)
 ``mtt:{d}:retry``           zset    batch id -> when it may be tried again
+``mtt:{d}:recoveries``      hash    batch id -> expired leases (crash-loop breaker)
 ``mtt:{d}:stats``           hash    counters (see :mod:`worker.counters`)
 ``mtt:{d}:paused``          string  why the destination is paused (auth), JSON
 ==========================  ======  ==================================================
@@ -66,16 +67,17 @@ redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 return batch
 """
 
-# KEYS[1] batches, KEYS[2] leases, KEYS[3] retry
+# KEYS[1] batches, KEYS[2] leases, KEYS[3] retry, KEYS[4] recoveries
 # ARGV[1] batch id. Forgets a finished batch wherever it is. Returns 1 if it existed.
 _FORGET = """
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('HDEL', KEYS[4], ARGV[1])
 return redis.call('HDEL', KEYS[1], ARGV[1])
 """
 
-# KEYS[1] batches, KEYS[2] leases, KEYS[3] retry
-# ARGV[1] old batch id (or ''), then pairs (new id, new JSON, due).
+# KEYS[1] batches, KEYS[2] leases, KEYS[3] retry, KEYS[4] recoveries
+# ARGV[1] old batch id (or ''), then triples (new id, new JSON, due).
 # Replaces a batch by zero or more scheduled batches (retry, bisection). Does nothing and
 # returns 0 when the old batch no longer exists (someone else finished it).
 _RESCHEDULE = """
@@ -83,6 +85,7 @@ if ARGV[1] ~= '' then
   if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
   redis.call('ZREM', KEYS[2], ARGV[1])
   redis.call('ZREM', KEYS[3], ARGV[1])
+  redis.call('HDEL', KEYS[4], ARGV[1])
 end
 for i = 2, #ARGV, 3 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
@@ -98,12 +101,14 @@ redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 return 1
 """
 
-# KEYS[1] leases, KEYS[2] retry; ARGV[1] now. Expired leases become due retries.
+# KEYS[1] leases, KEYS[2] retry, KEYS[3] recoveries; ARGV[1] now.
+# Expired leases become due retries; each batch's recoveries are counted (crash-loop breaker).
 _RECOVER = """
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 for _, id in ipairs(expired) do
   redis.call('ZREM', KEYS[1], id)
   redis.call('ZADD', KEYS[2], ARGV[1], id)
+  redis.call('HINCRBY', KEYS[3], id, 1)
 end
 return #expired
 """
@@ -218,6 +223,7 @@ class Outbox:
         self.k_batches = key(destination, "batches")
         self.k_leases = key(destination, "leases")
         self.k_retry = key(destination, "retry")
+        self.k_recoveries = key(destination, "recoveries")
         self._claim_new = client.register_script(_CLAIM_NEW)
         self._claim_retry = client.register_script(_CLAIM_RETRY)
         self._forget = client.register_script(_FORGET)
@@ -290,7 +296,10 @@ class Outbox:
     # -- finishing -------------------------------------------------------------------------
     def forget(self, batch_id: str) -> bool:
         return bool(
-            self._forget(keys=[self.k_batches, self.k_leases, self.k_retry], args=[batch_id])
+            self._forget(
+                keys=[self.k_batches, self.k_leases, self.k_retry, self.k_recoveries],
+                args=[batch_id],
+            )
         )
 
     def reschedule(self, old_id: str | None, batches: Sequence[tuple[Batch, float]]) -> bool:
@@ -298,7 +307,11 @@ class Outbox:
         args: list[Any] = [old_id or ""]
         for batch, due in batches:
             args.extend([batch.id, batch.dumps(), due])
-        return bool(self._reschedule(keys=[self.k_batches, self.k_leases, self.k_retry], args=args))
+        return bool(
+            self._reschedule(
+                keys=[self.k_batches, self.k_leases, self.k_retry, self.k_recoveries], args=args
+            )
+        )
 
     def release(self, batch_id: str, now: float) -> bool:
         """Give a leased batch back (shutdown): it becomes a retry due now, attempts unchanged."""
@@ -306,7 +319,11 @@ class Outbox:
 
     def recover(self, now: float) -> int:
         """Expired leases (their worker died or hung) become retries due now."""
-        return int(self._recover(keys=[self.k_leases, self.k_retry], args=[now]))
+        return int(self._recover(keys=[self.k_leases, self.k_retry, self.k_recoveries], args=[now]))
+
+    def recoveries(self, batch_id: str) -> int:
+        """How often this batch's lease expired: its worker died or hung while sending it."""
+        return int(self.r.hget(self.k_recoveries, batch_id) or 0)
 
     def drop_expired_head(self, is_expired: Any, limit: int = 10_000) -> list[Item]:
         """Pop items from the head while ``is_expired(item)``; for the beat expiry job.

@@ -168,6 +168,8 @@ def flush(rt: Runtime, destination: str, *, probe: bool = False) -> FlushReport:
     if batch is None:
         rt.arm_flush(destination)
         return FlushReport("idle", detail="lost the race for the batch")
+    if retry_id and box.recoveries(batch.id) >= rt.settings.max_recoveries:
+        return _quarantine(rt, dest, box, batch, now)
     if not probe and (box.depth() > 0 or _retry_due(box, now)):
         rt.arm_flush(destination)  # let another worker take the next batch meanwhile
     rt.in_flight.add((destination, batch.id))
@@ -350,6 +352,53 @@ def _isolate(
     return FlushReport("isolated", events=len(batch.items), detail=exc.message)
 
 
+def _quarantine(
+    rt: Runtime, dest: Destination, box: Outbox, batch: Batch, now: float
+) -> FlushReport:
+    """A batch whose worker died or hung every time: split it; a lone event is dead-lettered.
+
+    Something in it (a huge event, a bug) kills the process that sends it. Bisecting finds the
+    culprit in about log2(batch) more rounds while its neighbours go through.
+    """
+    recoveries = box.recoveries(batch.id)
+    log.error(
+        "batch lost its worker %d times; isolating its events",
+        recoveries,
+        extra={"destination": dest.id, "batch_id": batch.id, "events": len(batch.items)},
+    )
+    if len(batch.items) == 1:
+        error = DeliveryError(f"the worker sending this event died or hung {recoveries} times")
+        dead_letter_events(
+            rt,
+            dest.id,
+            batch,
+            error,
+            "crashed",
+            now,
+            test_code=dest.test_event_code,
+            reason="worker_lost",
+        )
+        box.forget(batch.id)
+        return FlushReport("dead", events=1, detail="worker lost")
+    mid = len(batch.items) // 2
+    halves = [
+        (
+            Batch(
+                id=new_batch_id(),
+                items=part,
+                attempts=batch.attempts,
+                first_failure=batch.first_failure,
+                created=now,
+            ),
+            now,
+        )
+        for part in (batch.items[:mid], batch.items[mid:])
+    ]
+    box.reschedule(batch.id, halves)
+    rt.arm_flush(dest.id)
+    return FlushReport("isolated", events=len(batch.items), detail="worker lost")
+
+
 def _on_auth(
     rt: Runtime, dest: Destination, box: Outbox, batch: Batch, exc: AuthFailed, now: float
 ) -> FlushReport:
@@ -389,6 +438,7 @@ def dead_letter_events(
     now: float,
     *,
     test_code: str | None = None,
+    reason: str | None = None,
 ) -> None:
     """One dead-letter entry per event of ``batch``, with the TikTok diagnostics."""
     entries = [
@@ -400,7 +450,7 @@ def dead_letter_events(
             event_name=str(item.event.get("event"))
             if item.event.get("event") is not None
             else None,
-            reason=exc.category if category == "exhausted" else "tiktok_invalid",
+            reason=reason or (exc.category if category == "exhausted" else "tiktok_invalid"),
             category=category,
             detail=exc.message,
             http_status=exc.http_status,

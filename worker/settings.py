@@ -288,6 +288,13 @@ class Settings(BaseSettings):
         description="failed attempts of a batch (40100 answers excepted) before it is "
         "dead-lettered",
     )
+    max_recoveries: int = Field(
+        3,
+        ge=1,
+        validation_alias=AliasChoices("max_recoveries", "MASIVO_TIKTOK_MAX_RECOVERIES"),
+        description="expired leases of one batch before it is split (crash-loop breaker); "
+        "a single event that keeps killing workers is dead-lettered as worker_lost",
+    )
     max_retry_age_s: float = Field(
         6 * 3600,
         gt=0,

@@ -402,3 +402,39 @@ def test_metrics_sum_custom_event_names_under_one_label(rt: Runtime, clock: Fake
     text = generate_latest(registry_for(lambda: rt)).decode()
     assert 'masivo_tiktok_events_delivered_total{destination="brand-a",event="custom"} 3.0' in text
     assert "idea_1" not in text
+
+
+def _crash_loop(rt: Runtime, clock: FakeClock, times: int) -> None:
+    """Claim the next due batch and 'die' holding it, ``times`` times."""
+    box = rt.outbox("brand-a")
+    for _ in range(times):
+        nxt = box.next_retry()
+        batch = (
+            box.claim_retry(nxt[0], rt.settings.lease_s, clock())
+            if nxt
+            else box.claim_new(100, rt.settings.lease_s, clock())
+        )
+        assert batch is not None
+        clock.advance(rt.settings.lease_s + 1)
+        assert box.recover(clock()) == 1
+
+
+def test_a_batch_that_keeps_killing_its_worker_is_split(rt: Runtime, clock: FakeClock) -> None:
+    ingest(rt, "brand-a", [view(i) for i in range(4)])
+    _crash_loop(rt, clock, rt.settings.max_recoveries)
+    report = flush(rt, "brand-a")
+    assert report.action == "isolated"
+    box = rt.outbox("brand-a")
+    assert box.counts()["scheduled_retries"] == 2
+    assert rt.redis.hlen(box.k_recoveries) == 0
+
+
+def test_a_single_event_that_keeps_killing_its_worker_is_dead_lettered(
+    rt: Runtime, clock: FakeClock
+) -> None:
+    ingest(rt, "brand-a", [view(9)])
+    _crash_loop(rt, clock, rt.settings.max_recoveries)
+    assert flush(rt, "brand-a").action == "dead"
+    [(_, entry)] = rt.dlq.list()
+    assert (entry.reason, entry.category, entry.event_id) == ("worker_lost", "crashed", "evt-9")
+    assert rt.outbox("brand-a").counts() == {"outbox": 0, "in_flight": 0, "scheduled_retries": 0}
