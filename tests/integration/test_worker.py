@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 import orjson
@@ -175,3 +176,69 @@ def test_a_producer_in_another_language_can_enqueue_by_the_documented_format(
         wait_for(lambda: stack.unique(PIXEL_A) == 5, 60, "hand-built message delivered")
     finally:
         stack.close()
+
+
+def test_real_workers_ride_out_faults_isolate_poison_and_resume_a_fixed_token(
+    tmp_path: Path, fresh_redis: str
+) -> None:
+    """500s, 503s, 40100 storms and hangs past the client timeout; two events TikTok refuses;
+    a brand whose token TikTok does not know until it is fixed. Nothing is lost."""
+    from emulator import EmulatorConfig, EmulatorServer, parse_faults
+    from tests.integration.stack import PIXEL_BAD
+
+    creds = {TOKEN_A: frozenset({PIXEL_A}), TOKEN_B: frozenset({PIXEL_B})}
+    config = EmulatorConfig(
+        credentials=creds,
+        rate_limit=0,
+        max_age_s=86400,  # stricter than our 7 days: 2-day-old events become poison
+        faults=parse_faults("500=0.15,503=0.1,40100=0.1,hang=0.05:3s"),
+        seed=7,
+    )
+    with EmulatorServer(config) as emulator:
+        stack = Stack(
+            tmp_path,
+            fresh_redis,
+            emulator,
+            MASIVO_TIKTOK_HTTP_TIMEOUT="1",
+            MASIVO_TIKTOK_RETRY_BASE="0.2",
+            MASIVO_TIKTOK_RETRY_MAX="1",
+            MASIVO_TIKTOK_MAX_ATTEMPTS="100",
+            MASIVO_TIKTOK_RECOVER="1",
+            MASIVO_TIKTOK_AUTH_PROBE="1",
+            MASIVO_TIKTOK_BATCH_SIZE="50",
+        )
+        try:
+            stack.worker(concurrency=2, beat=True)
+            src = events_file(tmp_path / "a.jsonl", 300, "c")
+            old = int(time.time()) - 2 * 86400
+            poison = [
+                {"id": f"old-{i}", "type": "search", "query": "x", "issued_at": old}
+                for i in range(2)
+            ]
+            src.write_bytes(src.read_bytes() + b"".join(orjson.dumps(p) + b"\n" for p in poison))
+            assert stack.cli("enqueue", str(src), "--destination", "brand-a").returncode == 0
+            bad = stack.cli(
+                "enqueue",
+                str(events_file(tmp_path / "b.jsonl", 20, "x")),
+                "--destination",
+                "brand-bad",
+            )
+            assert bad.returncode == 0
+
+            def dlq_ids() -> set[str]:
+                rows = [
+                    orjson.loads(x) for x in stack.cli("dlq", "list", "--json").stdout.splitlines()
+                ]
+                return {r["event_id"] for r in rows}
+
+            wait_for(lambda: stack.unique(PIXEL_A) == 300, 120, "brand-a through the faults")
+            wait_for(lambda: dlq_ids() == {"old-0", "old-1"}, 60, "the poison isolated")
+            wait_for(lambda: stack.redis.get("mtt:{brand-bad}:paused") is not None, 60, "pause")
+            assert stack.unique(PIXEL_BAD) == 0
+            summary = emulator.summary()
+            assert sum(summary["faults"].values()) > 0  # the faults really happened
+            creds[TOKEN_BAD] = frozenset({PIXEL_BAD})  # the brand fixes its token
+            wait_for(lambda: stack.unique(PIXEL_BAD) == 20, 60, "resumed by the probe")
+            assert stack.redis.get("mtt:{brand-bad}:paused") is None
+        finally:
+            stack.close()
