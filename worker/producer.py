@@ -29,6 +29,16 @@ def chunked(events: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
+def _encode(chunk: list[Any]) -> str:
+    """One JSON string; ``Decimal`` becomes a numeric string, sets become lists."""
+    from worker.celery_app import _json_default
+
+    try:
+        return orjson.dumps(chunk, default=_json_default).decode()
+    except TypeError as exc:
+        raise TypeError(f"enqueue: events must be JSON-serialisable ({exc})") from None
+
+
 def ingest_summary(destination: str, count: int) -> str:
     return f"{{'destination': {destination!r}, 'events': '<{count} events>'}}"
 
@@ -49,7 +59,7 @@ def enqueue(
         for chunk in chunked(events, size):
             app.send_task(
                 TASK_NAMES["ingest"],
-                kwargs={"destination": destination, "events": orjson.dumps(chunk).decode()},
+                kwargs={"destination": destination, "events": _encode(chunk)},
                 queue="ingest",
                 argsrepr="()",
                 kwargsrepr=ingest_summary(destination, len(chunk)),
