@@ -88,11 +88,11 @@ def ingest(rt: Runtime, destination: str, raw_events: Iterable[Any]) -> dict[str
     pipe = rt.redis.pipeline(transaction=True)
     rt.outbox(destination).append(items, pipe)
     counters.incr(pipe, destination, tally)
-    pipe.execute()
+    results = pipe.execute()
     if items:
-        rt.arm_flush(
-            destination, 0.0 if len(items) >= rt.settings.batch_size else rt.settings.linger_s
-        )
+        depth = int(results[0])  # RPUSH answers the outbox's new length
+        full = depth >= rt.settings.request_size_for(dest)
+        rt.arm_flush(destination, 0.0 if full else rt.settings.linger_s)
     return {
         "received": len(events),
         "queued": len(items),
