@@ -26,6 +26,8 @@ from typing import Any
 import httpx
 import orjson
 
+from bench._mix import customer, product
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
@@ -45,34 +47,6 @@ DESTINATIONS = [
 # -- events ---------------------------------------------------------------------------------
 
 
-def _customer(rng: random.Random, index: int) -> dict[str, Any]:
-    return {
-        "customer_id": f"cus_{index:06d}",
-        "customer": {
-            "email": f"Customer.{index}@Mail.com ",
-            "phone": f"+52 55 {rng.randint(1000, 9999)} {rng.randint(1000, 9999)}",
-        },
-        "context": {
-            "ip": f"203.0.113.{index % 250}",
-            "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)",
-            "page_url": f"https://shop.example.mx/p/{index}?ttclid=E.C.P.{index}",
-        },
-    }
-
-
-def _product(rng: random.Random) -> dict[str, Any]:
-    amount = rng.randint(1, 3)
-    unit = round(rng.uniform(50, 900), 2)
-    return {
-        "sku": f"SKU-{rng.randint(1, 5000)}",
-        "name": "Playera básica",
-        "amount": amount,
-        "value": round(unit * amount, 2),
-        "category": "Ropa",
-        "brand": "Acme",
-    }
-
-
 def make_events(count: int, prefix: str, seed: int = 7) -> list[dict[str, Any]]:
     """``count`` realistic raw Masivo events with unique ids ``<prefix>-<n>``.
 
@@ -81,7 +55,7 @@ def make_events(count: int, prefix: str, seed: int = 7) -> list[dict[str, Any]]:
     exactly one TikTok event.
     """
     rng = random.Random(seed)
-    customers = [_customer(rng, i) for i in range(2000)]
+    customers = [customer(rng, i) for i in range(2000)]
     issued = datetime.fromtimestamp(int(time.time()) - 5, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     out = []
     for n in range(count):
@@ -89,7 +63,7 @@ def make_events(count: int, prefix: str, seed: int = 7) -> list[dict[str, Any]]:
         base.update(customers[rng.randrange(len(customers))])
         kind = n % 4
         if kind == 0:
-            products = [_product(rng) for _ in range(3)]
+            products = [product(rng) for _ in range(3)]
             total = round(sum(p["value"] for p in products), 2)
             order = {"purchase_id": f"ord_{prefix}_{n}", "value": total, "currency": "MXN"}
             out.append(base | {"type": "PURCHASE", "order": order | {"products": products}})
@@ -104,8 +78,8 @@ def make_events(count: int, prefix: str, seed: int = 7) -> list[dict[str, Any]]:
                 base | {"type": "add_to_cart", "items": [item], "value": 999.0, "currency": "MXN"}
             )
         elif kind == 2:
-            product = {"id": f"SKU-{n % 901}", "price": 120, "currency": "MXN"}
-            out.append(base | {"type": "view_item", "product": product})
+            item = {"id": f"SKU-{n % 901}", "price": 120, "currency": "MXN"}
+            out.append(base | {"type": "view_item", "product": item})
         else:
             meta = {"plan": {"name": "Pro", "trial_days": 14}, "source": "app", "flags": ["a", "b"]}
             out.append(base | {"type": "free_trial_started", "metadata": meta})

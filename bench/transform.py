@@ -28,38 +28,11 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._mix import customer, product
 from transforms import TransformOptions, transform
 
 NOW = 1795521600.0  # 2026-11-24T12:00:00Z
 OPTIONS = TransformOptions(destination_id="bench", default_currency="MXN", phone_region="MX")
-
-
-def _customer(rng: random.Random, index: int) -> dict[str, Any]:
-    return {
-        "customer_id": f"cus_{index:06d}",
-        "customer": {
-            "email": f"Customer.{index}@Mail.com ",
-            "phone": f"+52 55 {rng.randint(1000, 9999)} {rng.randint(1000, 9999)}",
-        },
-        "context": {
-            "ip": f"203.0.113.{index % 250}",
-            "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)",
-            "page_url": f"https://shop.example.mx/p/{index}?ttclid=E.C.P.{index}",
-        },
-    }
-
-
-def _product(rng: random.Random) -> dict[str, Any]:
-    amount = rng.randint(1, 3)
-    unit = round(rng.uniform(50, 900), 2)
-    return {
-        "sku": f"SKU-{rng.randint(1, 5000)}",
-        "name": "Playera básica",
-        "amount": amount,
-        "value": round(unit * amount, 2),
-        "category": "Ropa",
-        "brand": "Acme",
-    }
 
 
 def _event(rng: random.Random, customers: list[dict[str, Any]], n: int) -> dict[str, Any]:
@@ -68,7 +41,7 @@ def _event(rng: random.Random, customers: list[dict[str, Any]], n: int) -> dict[
     base.update(rng.choice(customers))
     roll = n % 20
     if roll < 5:
-        products = [_product(rng) for _ in range(3)]
+        products = [product(rng) for _ in range(3)]
         total = round(sum(p["value"] for p in products), 2)
         order = {"purchase_id": f"ord_{n}", "value": total, "currency": "MXN"}
         return base | {"type": "PURCHASE", "order": order | {"products": products}}
@@ -96,7 +69,7 @@ def _event(rng: random.Random, customers: list[dict[str, Any]], n: int) -> dict[
 def build_corpus(count: int, seed: int = 7) -> list[bytes]:
     """``count`` encoded events from 2,000 returning customers."""
     rng = random.Random(seed)
-    customers = [_customer(rng, i) for i in range(2000)]
+    customers = [customer(rng, i) for i in range(2000)]
     return [orjson.dumps(_event(rng, customers, n)) for n in range(count)]
 
 
