@@ -33,16 +33,26 @@ def incr(
     destination: str,
     counts: Mapping[str, int | float],
 ) -> None:
-    """Add ``counts`` to the destination's counters (in ``client``'s pipeline, if any)."""
+    """Add ``counts`` to the destination's counters, in one round trip.
+
+    Given a pipeline, the commands join it (and its transaction); given a client, they are
+    sent as one pipeline of their own.
+    """
+    own = not isinstance(client, redis.client.Pipeline)
+    pipe: redis.client.Pipeline = (
+        client if isinstance(client, redis.client.Pipeline) else client.pipeline(transaction=False)
+    )
     k = key(destination, "stats")
     for field, amount in counts.items():
         if not amount:
             continue
         if isinstance(amount, float):
-            client.hincrbyfloat(k, field, amount)
+            pipe.hincrbyfloat(k, field, amount)
         else:
-            client.hincrby(k, field, amount)
-    client.sadd(DESTINATIONS_KEY, destination)
+            pipe.hincrby(k, field, amount)
+    pipe.sadd(DESTINATIONS_KEY, destination)
+    if own:
+        pipe.execute()
 
 
 def by_prefix(names: Iterable[str], prefix: str) -> Counter[str]:
