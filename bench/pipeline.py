@@ -8,7 +8,8 @@ operator would set, and the producer API (:func:`worker.producer.enqueue`) in th
 competing with the workers for the machine's cores as a real producer would. One run measures:
 
 1. **Throughput** - N realistic events for two destinations, rate limits lifted
-   (``TIKTOK_RATE_LIMIT=0``, emulator unlimited), worker ``-c 2``: events/s from the first
+   (``TIKTOK_RATE_LIMIT=0``, emulator unlimited), worker ``-c 2``, the producer's default chunk
+   of 1000 events per message: events/s from the first
    enqueue until the emulator has accepted every unique event. Against a naive Celery
    baseline in the same run (``bench/_naive.py``: one task and one HTTP POST per event, worker
    ``-c 2``, same Redis, same emulator). Goals: >= 20,000 events/s and >= 20x the baseline.
@@ -55,6 +56,8 @@ from _stack import (  # noqa: E402
     sent_count,
     wait_until,
 )
+
+from worker.settings import Settings  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -190,7 +193,7 @@ def throughput(stack: Stack, n: int, n_naive: int) -> None:
         gc.collect()
         gc.freeze()
         meter = CpuMeter(stack, emulator)
-        chunk = 500
+        chunk = CHUNK
         t0 = time.perf_counter()
         for i in range(0, max(len(v) for v in per_dest.values()), chunk):
             for dest, events in per_dest.items():
@@ -304,6 +307,9 @@ def throughput(stack: Stack, n: int, n_naive: int) -> None:
 
 # -- 2. rate-limit precision ----------------------------------------------------------------
 
+
+#: events per ingest message: the producer's default (``MASIVO_TIKTOK_CHUNK``)
+CHUNK = int(Settings.model_fields["ingest_chunk_size"].default)
 
 #: the worker pool of the throughput section (``--pool``)
 POOL = "prefork"
