@@ -9,7 +9,7 @@ competing with the workers for the machine's cores as a real producer would. One
 
 1. **Throughput** - N realistic events for two destinations, rate limits lifted
    (``TIKTOK_RATE_LIMIT=0``, emulator unlimited), worker ``-c 2``, the producer's default chunk
-   of 1000 events per message: events/s from the first
+   of 2000 events per message: events/s from the first
    enqueue until the emulator has accepted every unique event. Against a naive Celery
    baseline in the same run (``bench/_naive.py``: one task and one HTTP POST per event, worker
    ``-c 2``, same Redis, same emulator). Goals: >= 20,000 events/s and >= 20x the baseline.

@@ -356,12 +356,12 @@ class Settings(BaseSettings):
         description="how often beat drops what passed the age limit while waiting",
     )
     ingest_chunk_size: int = Field(
-        1000,
+        2000,
         ge=1,
         le=10_000,
         validation_alias=AliasChoices("ingest_chunk_size", "MASIVO_TIKTOK_CHUNK"),
-        description="raw events per ingest task message: one full batch; a message costs about "
-        "as much as 100 transforms, so bigger chunks are cheaper (bench/pipeline.py)",
+        description="raw events per ingest task message (about 1 MB at 2000); a message costs "
+        "about as much as 100 transforms, so bigger chunks are cheaper (bench/pipeline.py)",
     )
     partner_name: str = Field(
         "Masivo",
