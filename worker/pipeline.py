@@ -333,23 +333,35 @@ def _isolate(
     else:
         mid = len(batch.items) // 2
         parts = [batch.items[:mid], batch.items[mid:]]
+    _requeue_parts(rt, dest, box, batch, parts, now)
+    return FlushReport("isolated", events=len(batch.items), detail=exc.message)
+
+
+def _requeue_parts(
+    rt: Runtime,
+    dest: Destination,
+    box: Outbox,
+    batch: Batch,
+    parts: list[list[Item]],
+    now: float,
+) -> None:
+    """Replace ``batch`` by new batches of ``parts``, due now, keeping its retry history."""
     new = [
         (
             Batch(
                 id=new_batch_id(),
-                items=p,
+                items=part,
                 attempts=batch.attempts,
                 first_failure=batch.first_failure,
                 created=now,
             ),
             now,
         )
-        for p in parts
+        for part in parts
     ]
     box.reschedule(batch.id, new)
     if new:
         rt.arm_flush(dest.id)
-    return FlushReport("isolated", events=len(batch.items), detail=exc.message)
 
 
 def _quarantine(
@@ -381,21 +393,7 @@ def _quarantine(
         box.forget(batch.id)
         return FlushReport("dead", events=1, detail="worker lost")
     mid = len(batch.items) // 2
-    halves = [
-        (
-            Batch(
-                id=new_batch_id(),
-                items=part,
-                attempts=batch.attempts,
-                first_failure=batch.first_failure,
-                created=now,
-            ),
-            now,
-        )
-        for part in (batch.items[:mid], batch.items[mid:])
-    ]
-    box.reschedule(batch.id, halves)
-    rt.arm_flush(dest.id)
+    _requeue_parts(rt, dest, box, batch, [batch.items[:mid], batch.items[mid:]], now)
     return FlushReport("isolated", events=len(batch.items), detail="worker lost")
 
 
