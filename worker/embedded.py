@@ -142,6 +142,17 @@ def _server_args(
     return args
 
 
+def _shutdown(url: str, timeout: float) -> None:
+    """SHUTDOWN NOSAVE: no RDB snapshot; an AOF, if on, is still flushed."""
+    client = redis.Redis.from_url(url, socket_timeout=timeout)
+    try:
+        client.shutdown(nosave=True)
+    except (redis.RedisError, OSError):
+        pass  # the server closes the connection as it exits
+    finally:
+        client.close()
+
+
 class RedisProcess:
     """A private ``redis-server`` child process; use as a context manager.
 
@@ -224,13 +235,7 @@ class RedisProcess:
         if self.proc is None or self.proc.poll() is not None:
             self._reap(timeout)
             return
-        client = redis.Redis.from_url(self.url, socket_timeout=timeout)
-        try:
-            client.shutdown(nosave=True)
-        except (redis.RedisError, OSError):
-            pass  # the server closes the connection as it exits
-        finally:
-            client.close()
+        _shutdown(self.url, timeout)
         self._reap(timeout)
 
     def kill(self) -> None:
@@ -423,13 +428,7 @@ def stop_embedded(data_dir: Path, timeout: float = 10.0) -> bool:
     if url is None or not _serving(data_dir, url):
         return False
     pid = _read_pid(data_dir)
-    client = redis.Redis.from_url(url, socket_timeout=timeout)
-    try:
-        client.shutdown(nosave=True)
-    except (redis.RedisError, OSError):
-        pass  # the server closes the connection as it exits
-    finally:
-        client.close()
+    _shutdown(url, timeout)
     deadline = time.monotonic() + timeout
     while pid is not None and _alive(pid):
         if time.monotonic() > deadline:
