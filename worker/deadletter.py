@@ -207,6 +207,10 @@ class DeadLetterStore:
             "newest": _id_time(newest),
         }
 
+    def iter_raw(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every entry as plain JSON, oldest first: for jobs that read a field or two."""
+        return self._scan_raw(None, None)
+
     def _scan(self, since: float | None, before: float | None) -> Iterator[tuple[str, DeadLetter]]:
         """Every readable entry in id order, as models."""
         for entry_id, raw in self._scan_raw(since, before):

@@ -23,7 +23,7 @@ from transforms.options import TransformOptions
 from worker import counters
 from worker.deadletter import DeadLetter
 from worker.errors import ConfigError
-from worker.outbox import Batch, Item
+from worker.outbox import Batch, Item, new_batch_id
 from worker.pause import paused_info, resume
 from worker.pipeline import flush, ingest
 from worker.runtime import Runtime
@@ -60,60 +60,62 @@ def recover(rt: Runtime) -> dict[str, int]:
 def expire(rt: Runtime) -> dict[str, int]:
     """Drop, and count as ``too_old``, everything that passed its destination's age limit."""
     now = rt.clock()
-    dropped: dict[str, int] = {}
+    options: dict[str, TransformOptions] = {}
     for d in _destinations(rt):
         try:
-            options = rt.settings.destination(d).transform_options()
+            options[d] = rt.settings.destination(d).transform_options()
         except ConfigError:
             continue
-        box = rt.outbox(d)
-
-        def old(item: Item, options: TransformOptions = options) -> bool:
-            return is_too_old(item.event_time, options, now)
-
-        n = len(box.drop_expired_head(old))
-        for batch_id in box.batch_ids():
-            if rt.redis.zscore(box.k_retry, batch_id) is None:
-                continue  # leased: the sender checks the age itself
-            batch = box.load(batch_id)
-            if batch is None:
-                continue
-            keep = [i for i in batch.items if not old(i)]
-            if len(keep) == len(batch.items):
-                continue
-            due = rt.redis.zscore(box.k_retry, batch_id) or now
-            replacement = (
-                []
-                if not keep
-                else [
-                    (
-                        Batch(
-                            id=batch.id + "x",
-                            items=keep,
-                            attempts=batch.attempts,
-                            first_failure=batch.first_failure,
-                            created=batch.created,
-                        ),
-                        due,
-                    )
-                ]
-            )
-            if box.reschedule(batch_id, replacement):
-                n += len(batch.items) - len(keep)
-        n += _expire_dlq(rt, d, options, now)
+    dropped = _expire_dlq(rt, options, now)
+    for d, opts in options.items():
+        n = dropped.get(d, 0) + _expire_queued(rt, d, opts, now)
         if n:
             counters.incr(rt.redis, d, {"dropped:too_old": n})
             dropped[d] = n
-    return dropped
+    return {d: n for d, n in dropped.items() if n}
 
 
-def _expire_dlq(rt: Runtime, destination: str, options: Any, now: float) -> int:
-    stale = [
-        entry_id
-        for entry_id, entry in rt.dlq.list(destination=destination)
-        if entry.event_time is not None and is_too_old(entry.event_time, options, now)
-    ]
-    return rt.dlq.delete(stale) if stale else 0
+def _expire_queued(rt: Runtime, destination: str, options: TransformOptions, now: float) -> int:
+    """The outbox head and the batches waiting for a retry (a leased batch checks itself)."""
+    box = rt.outbox(destination)
+
+    def old(item: Item) -> bool:
+        return is_too_old(item.event_time, options, now)
+
+    n = len(box.drop_expired_head(old))
+    for batch_id in box.batch_ids():
+        due = rt.redis.zscore(box.k_retry, batch_id)
+        batch = box.load(batch_id) if due is not None else None
+        if batch is None or due is None:
+            continue
+        keep = [i for i in batch.items if not old(i)]
+        if len(keep) == len(batch.items):
+            continue
+        rest = Batch(
+            id=new_batch_id(),
+            items=keep,
+            attempts=batch.attempts,
+            first_failure=batch.first_failure,
+            created=batch.created,
+        )
+        if box.reschedule(batch_id, [(rest, due)] if keep else []):
+            n += len(batch.items) - len(keep)
+    return n
+
+
+def _expire_dlq(rt: Runtime, options: dict[str, TransformOptions], now: float) -> dict[str, int]:
+    """One pass over the dead-letter queue for every destination."""
+    stale: list[str] = []
+    counts: dict[str, int] = {}
+    for entry_id, entry in rt.dlq.iter_raw():
+        dest, event_time = entry.get("destination"), entry.get("event_time")
+        opts = options.get(str(dest))
+        if opts is not None and isinstance(event_time, int) and is_too_old(event_time, opts, now):
+            stale.append(entry_id)
+            counts[str(dest)] = counts.get(str(dest), 0) + 1
+    if stale:
+        rt.dlq.delete(stale)
+    return counts
 
 
 def replay(

@@ -236,17 +236,43 @@ def test_events_that_pass_the_age_limit_while_waiting_are_dropped_not_sent(
     assert counters.read(rt.redis, "brand-a")["dropped:too_old"] == 1
 
 
-def test_expire_job_drops_old_events_from_outbox_and_dlq(rt: Runtime, clock: FakeClock) -> None:
+def test_expire_job_drops_old_events_from_outbox_and_dlq(
+    rt: Runtime, emulator: EmulatorServer, clock: FakeClock
+) -> None:
     almost = int(clock()) - 7 * 86400 + 600
+    # one nearly-expired event ends in the DLQ, one in a scheduled retry batch, one queued
     ingest(rt, "brand-a", [view(1, issued_at=almost), view(2)])
+    emulator.set_faults("503=1")
+    assert flush(rt, "brand-a").action == "retry"  # both now wait in a retry batch
+    emulator.set_faults("")
+    ingest(rt, "brand-a", [view(3, issued_at=almost), view(4)])
+    from worker.deadletter import DeadLetter
+
+    rt.dlq.add(
+        [
+            DeadLetter(
+                destination="brand-a",
+                reason="retryable",
+                category="exhausted",
+                first_failure=clock(),
+                last_failure=clock(),
+                event_time=almost,
+                payload={"event": "ViewContent", "event_id": "evt-5"},
+            )
+        ]
+    )
     rt.redis.set(key("brand-a", "paused"), b'{"kind": "operator"}')
     clock.advance(3600)
     try:
         dropped = maintenance.expire(rt)
     finally:
         clock.advance(-3600)
-    assert dropped == {"brand-a": 1}
-    assert rt.outbox("brand-a").depth() == 1
+    assert dropped == {"brand-a": 3}
+    box = rt.outbox("brand-a")
+    assert box.depth() == 1  # evt-4
+    assert box.scheduled_events() == 1  # evt-2
+    assert rt.dlq.size() == 0
+    assert counters.read(rt.redis, "brand-a")["dropped:too_old"] == 3
 
 
 def test_dlq_replay_goes_through_the_normal_path(
