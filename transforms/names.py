@@ -108,6 +108,8 @@ AUDIENCE_UPDATED: Final = "AudienceUpdated"
 AUDIENCE_REMOVED: Final = "AudienceRemoved"
 CUSTOMER_TAGS_UPDATED: Final = "CustomerTagsUpdated"
 
+#: masivo-event.md: the eight conversions of the spec's table, and every newer standard name
+#: that is not a purchase.
 _CONVERSIONS: Final = (
     "ViewContent",
     "AddToWishlist",
@@ -117,13 +119,7 @@ _CONVERSIONS: Final = (
     "PlaceAnOrder",
     "CompleteRegistration",
     "Subscribe",
-    "Lead",
-    "StartTrial",
-    "SubmitApplication",
-    "ApplicationApproval",
-    "Schedule",
-    "CustomizeProduct",
-    "FindLocation",
+    *(name for name in NEWER_STANDARD_EVENTS if name not in PURCHASE_EVENTS),
 )
 
 #: masivo-event.md's switch table. Names not listed here (custom events) use ``events``.

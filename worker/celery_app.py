@@ -210,21 +210,33 @@ def get_runtime() -> Runtime:
     return _runtime
 
 
+_heartbeat_redis: Any = None
+
+
 def _beat_heartbeat(hostname: str | None = None) -> None:
+    """Write the heartbeat; one Redis client for the process (it reconnects by itself)."""
+    global _heartbeat_redis
     from worker.heartbeat import write_heartbeat
 
     settings = get_settings()
-    try:
+    if _heartbeat_redis is None:
         import redis
 
-        client = redis.Redis.from_url(redis_url(settings), socket_timeout=2)
-    except Exception:
-        client = None
-    try:
-        write_heartbeat(settings.data_dir, client, hostname)
-    finally:
-        if client is not None:
-            client.close()
+        try:
+            _heartbeat_redis = redis.Redis.from_url(redis_url(settings), socket_timeout=2)
+        except Exception:  # a heartbeat must never take the worker down; the file still works
+            _heartbeat_redis = None
+    write_heartbeat(settings.data_dir, _heartbeat_redis, hostname)
+
+
+def _calm_gc() -> None:
+    """An ingest chunk allocates tens of thousands of short-lived dicts, which trips the
+    cyclic collector's generation-0 threshold (700) dozens of times per chunk, each pass also
+    walking Celery's long-lived object graph. Freezing what exists now and raising the
+    threshold cuts that to a few passes; nothing we allocate per event forms cycles.
+    """
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 _worker_hostname: str | None = None
@@ -233,8 +245,7 @@ _worker_hostname: str | None = None
 @signals.worker_init.connect
 def _calm_gc_in_the_consumer(**_: Any) -> None:
     """The consumer process decodes every message: same collector tuning as the children."""
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
+    _calm_gc()
 
 
 @signals.worker_ready.connect
@@ -252,17 +263,11 @@ def _on_heartbeat(sender: Any = None, **_: Any) -> None:
 
 @signals.worker_process_init.connect
 def _fresh_runtime_after_fork(**_: Any) -> None:
-    """A forked child must not share its parent's sockets; and a calmer garbage collector.
-
-    An ingest chunk allocates tens of thousands of short-lived dicts, which trips the
-    cyclic collector's generation-0 threshold (700) dozens of times per chunk, each pass also
-    walking Celery's long-lived object graph. Freezing what exists after fork and raising the
-    threshold cuts that to a few passes; nothing we allocate per event forms cycles.
-    """
-    global _runtime
+    """A forked child must not share its parent's sockets, and gets a calmer collector."""
+    global _runtime, _heartbeat_redis
     _runtime = None
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
+    _heartbeat_redis = None
+    _calm_gc()
 
 
 @signals.worker_process_shutdown.connect

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -166,13 +167,18 @@ class Destination(BaseModel):
         )
 
 
-def _describe(error: ValidationError, where: str) -> str:
-    """One line per problem, naming the field and never echoing the input value."""
+def _dotted(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "(root)"
+
+
+def _describe(
+    error: ValidationError, where: str, name: Callable[[tuple[Any, ...]], str] = _dotted
+) -> str:
+    """One line per problem, naming the field (as ``name`` spells it), never the input."""
     parts = []
     for item in error.errors(include_input=False, include_url=False):
-        loc = ".".join(str(p) for p in item["loc"]) or "(root)"
         msg = str(item["msg"]).removeprefix("Value error, ")
-        parts.append(f"{where}: {loc}: {msg}")
+        parts.append(f"{where}: {name(tuple(item['loc']))}: {msg}")
     return "; ".join(parts)
 
 
@@ -385,11 +391,8 @@ class Settings(BaseSettings):
                     )
                 )
             except ValidationError as exc:
-                msg = _describe(exc, "environment: destination 'default'")
-                msg = msg.replace("pixel_code", "TIKTOK_PIXEL_CODE").replace(
-                    "access_token", "TIKTOK_ACCESS_TOKEN"
-                )
-                raise ConfigError(msg) from None
+                where = "environment: destination 'default'"
+                raise ConfigError(_describe(exc, where, _default_env_name)) from None
         if self.destinations_file is not None:
             found.extend(self._read_file(self.destinations_file))
         by_id: dict[str, Destination] = {}
@@ -478,22 +481,27 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(_describe_env(exc)) from None
+        raise ConfigError(_describe(exc, "environment", _env_name)) from None
     _ = settings.destinations  # validate now, not on first use
     return settings
 
 
-def _describe_env(error: ValidationError) -> str:
-    """Like :func:`_describe`, naming each field by its environment variable."""
-    parts = []
-    for item in error.errors(include_input=False, include_url=False):
-        name = str(item["loc"][0]) if item["loc"] else "(root)"
-        field = Settings.model_fields.get(name)
-        if field is None:  # the error is reported under the alias that was used
-            env = name.upper()
-        else:
-            aliases = getattr(field.validation_alias, "choices", [])
-            env = next((str(a) for a in aliases if str(a).isupper()), name.upper())
-        msg = str(item["msg"]).removeprefix("Value error, ")
-        parts.append(f"environment: {env}: {msg}")
-    return "; ".join(parts)
+def _env_name(loc: tuple[Any, ...]) -> str:
+    """A settings field by the environment variable that sets it."""
+    name = str(loc[0]) if loc else "(root)"
+    field = Settings.model_fields.get(name)
+    if field is None:  # the error is reported under the alias that was used
+        return name.upper()
+    aliases = getattr(field.validation_alias, "choices", [])
+    return next((str(a) for a in aliases if str(a).isupper()), name.upper())
+
+
+_DEFAULT_DESTINATION_ENV = {
+    "pixel_code": "TIKTOK_PIXEL_CODE",
+    "access_token": "TIKTOK_ACCESS_TOKEN",
+    "test_event_code": "TIKTOK_TEST_EVENT_CODE",
+}
+
+
+def _default_env_name(loc: tuple[Any, ...]) -> str:
+    return _DEFAULT_DESTINATION_ENV.get(_dotted(loc), _dotted(loc))
