@@ -6,9 +6,10 @@ from typing import Any
 
 import redis
 
-from worker import pipeline
+from worker import flush as flushing
+from worker import ingest as ingesting
 from worker.celery_app import TASK_NAMES, app, get_runtime
-from worker.maintenance import probe_auth as _probe_auth
+from worker.jobs import probe_auth as _probe_auth
 
 __all__ = ["flush", "ingest", "probe_auth"]
 
@@ -30,13 +31,13 @@ def ingest(destination: str, events: list[Any] | str) -> dict[str, int]:
 
     ``events`` is a list, or one string holding a JSON array (what our producer sends).
     """
-    return pipeline.ingest(get_runtime(), str(destination), pipeline.decode_chunk(events))
+    return ingesting.ingest(get_runtime(), str(destination), ingesting.decode_chunk(events))
 
 
 @app.task(name=TASK_NAMES["flush"], ignore_result=True, **INFRASTRUCTURE_RETRY)
 def flush(destination: str) -> str:
     """Deliver at most one batch of ``destination``; it re-arms itself while work remains."""
-    return pipeline.flush(get_runtime(), destination).action
+    return flushing.flush(get_runtime(), destination).action
 
 
 @app.task(name=TASK_NAMES["probe_auth"], ignore_result=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from worker import maintenance
+from worker import jobs
 from worker.celery_app import TASK_NAMES, app, get_runtime
-from worker.locks import run_once_per_period
+from worker.store.locks import run_once_per_period
 
 __all__ = ["expire", "recover", "replay_dlq"]
 
@@ -21,20 +21,18 @@ def _once(name: str, ttl_s: float, job: Callable[[], Any]) -> Any:
 def recover() -> Any:
     """Expired leases back on the schedule; a flush armed wherever work waits."""
     rt = get_runtime()
-    return _once("recover", rt.settings.recover_s * 0.8, lambda: maintenance.recover(rt))
+    return _once("recover", rt.settings.recover_s * 0.8, lambda: jobs.recover(rt))
 
 
 @app.task(name=TASK_NAMES["expire"], ignore_result=True)
 def expire() -> Any:
     """Drop and count what passed the age limit while waiting."""
     rt = get_runtime()
-    return _once("expire", rt.settings.expire_s * 0.8, lambda: maintenance.expire(rt))
+    return _once("expire", rt.settings.expire_s * 0.8, lambda: jobs.expire(rt))
 
 
 @app.task(name=TASK_NAMES["replay_dlq"], ignore_result=True)
 def replay_dlq() -> Any:
     """Replay the retryable dead-letter categories through the normal path."""
     rt = get_runtime()
-    return _once(
-        "replay_dlq", rt.settings.dlq_replay_s * 0.8, lambda: maintenance.replay_retryable(rt)
-    )
+    return _once("replay_dlq", rt.settings.dlq_replay_s * 0.8, lambda: jobs.replay_retryable(rt))

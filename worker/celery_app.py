@@ -23,13 +23,12 @@ import gc
 import logging
 import os
 from datetime import timedelta
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from celery import Celery, signals
 from kombu import Queue
 
+from worker.serialization import use_orjson_for_json
 from worker.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -129,36 +128,6 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
             "schedule": timedelta(seconds=settings.auth_probe_s),
         },
     }
-
-
-def _orjson_dumps(obj: Any) -> bytes:
-    return orjson.dumps(obj, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, Decimal):
-        return str(obj)
-    if isinstance(obj, set | frozenset):
-        return list(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
-
-
-def use_orjson_for_json() -> None:
-    """Encode and decode ``application/json`` messages with orjson: the same bytes on the wire.
-
-    Celery's prefork parent decodes every message body once (its protocol check) and the child
-    again; with kombu's standard-library json and its ``object_hook`` that was about a fifth of
-    a worker's CPU per event (``bench/pipeline.py``).
-    """
-    from kombu.serialization import register
-
-    register(
-        "json",
-        _orjson_dumps,
-        orjson.loads,
-        content_type="application/json",
-        content_encoding="utf-8",
-    )
 
 
 use_orjson_for_json()

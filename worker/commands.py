@@ -60,8 +60,8 @@ def _positive_int(text: str) -> int:
 
 
 def cmd_enqueue(args: argparse.Namespace, settings: Settings) -> int:
-    from worker.deadletter import DeadLetter
     from worker.producer import enqueue
+    from worker.store.deadletter import DeadLetter
 
     settings.destination(args.destination)  # fail fast (exit 2) on an unknown destination
     bad: list[DeadLetter] = []
@@ -92,7 +92,7 @@ def cmd_enqueue(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         progress.close()
     if bad:
-        from worker import counters
+        from worker.store import counters
 
         rt = _runtime()
         rt.dlq.add(bad)
@@ -195,11 +195,11 @@ def reasons_table(report: dict[str, dict[str, Any]]) -> str:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    from worker.maintenance import status
+    from worker.jobs import status
 
     rt = _runtime()
     if args.destination:
-        from worker.counters import known_destinations
+        from worker.store.counters import known_destinations
 
         if (
             args.destination not in settings.destinations
@@ -265,7 +265,7 @@ def _dlq_show(args: argparse.Namespace, rt: Any) -> int:
 
 
 def _dlq_replay(args: argparse.Namespace, rt: Any) -> int:
-    from worker.maintenance import replay
+    from worker.jobs import replay
 
     if args.entry_ids:
         missing = [i for i in args.entry_ids if rt.dlq.get(i) is None]
@@ -350,7 +350,7 @@ def _add_dlq(sub: Any) -> None:
 
 
 def cmd_pause(args: argparse.Namespace, settings: Settings) -> int:
-    from worker.pause import pause
+    from worker.store.pause import pause
 
     settings.destination(args.destination)
     rt = _runtime()
@@ -364,12 +364,12 @@ def cmd_pause(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_resume(args: argparse.Namespace, settings: Settings) -> int:
-    from worker.pause import resume
+    from worker.store.pause import resume
 
     settings.destination(args.destination)
     rt = _runtime()
     was = resume(rt.redis, args.destination)
-    rt.redis.delete(f"mtt:{{{args.destination}}}:armed")
+    rt.disarm_flush(args.destination)
     rt.arm_flush(args.destination)
     print(f"{args.destination}: {'resumed' if was else 'was not paused'}; flush armed")
     return 0

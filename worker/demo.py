@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from worker import jobs
 from worker.errors import ConfigError
 from worker.settings import DEFAULT_DESTINATION, Settings
 
@@ -208,15 +209,14 @@ def _progress_line(report: dict[str, Any], elapsed: float) -> str:
 
 
 def _watch(counts: dict[str, int], started: float, real: bool, timeout: float) -> int:
-    from worker import maintenance
     from worker.celery_app import get_runtime
 
     rt = get_runtime()
     tty = sys.stdout.isatty()
     last_print = 0.0
-    report = maintenance.status(rt, list(counts))
+    report = jobs.status(rt, list(counts))
     while time.time() - started < timeout:
-        report = maintenance.status(rt, list(counts))
+        report = jobs.status(rt, list(counts))
         now = time.time()
         if tty or now - last_print >= 2:
             print(

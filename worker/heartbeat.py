@@ -18,9 +18,10 @@ from typing import Any
 import orjson
 import redis
 
-__all__ = ["HEARTBEAT_PREFIX", "check_health", "live_workers", "write_heartbeat"]
+from worker.store import keys
 
-HEARTBEAT_PREFIX = "mtt:heartbeat:"
+__all__ = ["check_health", "live_workers", "write_heartbeat"]
+
 HEARTBEAT_TTL_S = 60
 
 
@@ -42,12 +43,12 @@ def write_heartbeat(
     if client is not None:
         # the file beat is what liveness reads; Redis trouble shows up elsewhere
         with contextlib.suppress(redis.RedisError):
-            client.set(HEARTBEAT_PREFIX + name, beat, ex=HEARTBEAT_TTL_S)
+            client.set(keys.heartbeat(name), beat, ex=HEARTBEAT_TTL_S)
 
 
 def live_workers(client: redis.Redis) -> list[dict[str, Any]]:
     out = []
-    for k in client.scan_iter(match=HEARTBEAT_PREFIX + "*", count=500):
+    for k in client.scan_iter(match=keys.HEARTBEAT_PREFIX + "*", count=500):
         raw = client.get(k)
         if raw is not None:
             out.append(orjson.loads(raw))

@@ -1,7 +1,7 @@
 """Prometheus metrics: the domain figures Flower lacks, read from Redis on each scrape.
 
 Every metric name is defined here, once. The collector is stateless: counters live in Redis
-(``worker.counters``), so any number of ``masivo-tiktok metrics`` processes report the same
+(``worker.store.counters``), so any number of ``masivo-tiktok metrics`` processes report the same
 values, and a restart loses nothing.
 """
 
@@ -19,6 +19,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from transforms import EVENT_NAME_SWITCH, STANDARD_EVENTS
+from worker import jobs
 from worker.celery_app import QUEUES
 
 __all__ = ["PREFIX", "DomainCollector", "registry_for"]
@@ -54,11 +55,10 @@ class DomainCollector(Collector):
         self._runtime_factory = runtime_factory
 
     def collect(self) -> Iterator[Metric]:
-        from worker import maintenance
         from worker.heartbeat import live_workers
 
         rt = self._runtime_factory()
-        report = maintenance.status(rt)
+        report = jobs.status(rt)
         yield from self._counters(report)
         yield from self._state(report)
         queue = GaugeMetricFamily(

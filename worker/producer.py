@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from worker.serialization import json_default
 from worker.settings import DEFAULT_DESTINATION
 
 __all__ = ["chunked", "enqueue", "ingest_summary"]
@@ -31,10 +32,8 @@ def chunked(events: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 def _encode(chunk: list[Any]) -> str:
     """One JSON string; ``Decimal`` becomes a numeric string, sets become lists."""
-    from worker.celery_app import _json_default
-
     try:
-        return orjson.dumps(chunk, default=_json_default).decode()
+        return orjson.dumps(chunk, default=json_default).decode()
     except TypeError as exc:
         raise TypeError(f"enqueue: events must be JSON-serialisable ({exc})") from None
 

@@ -1,7 +1,7 @@
 """The runtime a task needs: settings, Redis, the TikTok client, buckets, the DLQ.
 
 Built once per worker process (after fork) and passed to the plain functions of
-:mod:`worker.pipeline` and :mod:`worker.maintenance`. Tests build one directly with a real
+:mod:`worker.pipeline` and :mod:`worker.jobs`. Tests build one directly with a real
 Redis, an httpx client aimed at the emulator and a ``schedule_flush`` that records or runs.
 """
 
@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 
 import redis
 
-from worker.deadletter import DeadLetterStore
-from worker.outbox import Outbox, key
-from worker.ratelimit import TokenBucket
 from worker.settings import Destination, Settings
+from worker.store import keys
+from worker.store.deadletter import DeadLetterStore
+from worker.store.outbox import Outbox
+from worker.store.ratelimit import TokenBucket
 from worker.tiktok import TikTokClient
 
 __all__ = ["Runtime", "ScheduleFlush"]
@@ -77,6 +78,10 @@ class Runtime:
             self.in_flight.discard((destination, batch_id))
         return released
 
+    def disarm_flush(self, destination: str) -> None:
+        """Forget that a flush is armed: the next :meth:`arm_flush` schedules one for sure."""
+        self.redis.delete(keys.armed(destination))
+
     def arm_flush(self, destination: str, countdown: float = 0.0) -> bool:
         """Ask for one flush of ``destination``; coalesces requests while one is pending.
 
@@ -85,7 +90,7 @@ class Runtime:
         should a scheduled flush be lost; beat's recovery re-arms every destination anyway.
         """
         ttl_ms = int((countdown + 30.0) * 1000)
-        if self.redis.set(key(destination, "armed"), b"1", nx=True, px=ttl_ms):
+        if self.redis.set(keys.armed(destination), b"1", nx=True, px=ttl_ms):
             self.schedule_flush(destination, max(0.0, countdown))
             return True
         return False

@@ -1,0 +1,138 @@
+"""Pipeline fixtures: real Redis, the emulator over real sockets, a Runtime with a fake clock.
+
+The fake clock only moves retry schedules and leases forward; the emulator and the age rule
+see the same "now", so no test waits on the wall clock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import yaml
+
+from emulator import EmulatorConfig, EmulatorServer
+from worker.flush import flush
+from worker.runtime import Runtime
+from worker.settings import Settings
+from worker.tiktok import TikTokClient
+
+PIXEL_A = "C9AAAAAAAAAAAAAAAAAA"
+PIXEL_B = "C9BBBBBBBBBBBBBBBBBB"
+TOKEN_A = "token-brand-a-0123456789"
+TOKEN_B = "token-brand-b-0123456789"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+@pytest.fixture(scope="module")
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(scope="module")
+def emulator(clock: FakeClock) -> Iterator[EmulatorServer]:
+    config = EmulatorConfig(
+        credentials={TOKEN_A: frozenset({PIXEL_A}), TOKEN_B: frozenset({PIXEL_B})},
+        rate_limit=0,
+        clock=clock,
+    )
+    with EmulatorServer(config) as server:
+        yield server
+
+
+def write_destinations(path: Path, extra: list[dict[str, Any]] | None = None) -> Path:
+    dests = [
+        {
+            "id": "brand-a",
+            "pixel_code": PIXEL_A,
+            "access_token": TOKEN_A,
+            "default_currency": "MXN",
+        },
+        {
+            "id": "brand-b",
+            "pixel_code": PIXEL_B,
+            "access_token": TOKEN_B,
+            "test_event_code": "TEST12345",
+        },
+        {
+            "id": "brand-bad",
+            "pixel_code": "C9CCCCCCCCCCCCCCCCCC",
+            "access_token": "wrong-token-xyz",
+        },
+        {"id": "brand-limited", "pixel_code": PIXEL_A, "access_token": TOKEN_A, "rate_limit": 1000},
+    ]
+    path.write_text(yaml.safe_dump({"destinations": dests + (extra or [])}))
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path: Path, redis_url: str, emulator: EmulatorServer) -> Settings:
+    return Settings(
+        redis_url=redis_url,
+        api_base_url=emulator.url,
+        destinations_file=write_destinations(tmp_path / "destinations.yaml"),
+        rate_limit=0,
+        linger_s=0,
+        batch_size=100,
+        max_attempts=4,
+        http_timeout_s=2,
+        data_dir=tmp_path / "data",
+    )
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, float]] = []
+
+    def __call__(self, destination: str, countdown: float) -> None:
+        self.calls.append((destination, countdown))
+
+
+@pytest.fixture
+def rt(
+    settings: Settings, redis_client: redis.Redis, emulator: EmulatorServer, clock: FakeClock
+) -> Iterator[Runtime]:
+    emulator.reset()
+    emulator.set_faults("")
+    client = TikTokClient(settings.api_base_url, timeout_s=settings.http_timeout_s)
+    runtime = Runtime(
+        settings=settings, redis=redis_client, client=client, schedule_flush=Recorder(), clock=clock
+    )
+    try:
+        yield runtime
+    finally:
+        client.close()
+
+
+def drain(rt: Runtime, destination: str, clock: FakeClock, rounds: int = 200) -> list[str]:
+    """Flush until nothing is left to do, jumping the clock over backoffs."""
+    actions = []
+    for _ in range(rounds):
+        report = flush(rt, destination)
+        actions.append(report.action)
+        if report.action in ("idle", "paused"):
+            box = rt.outbox(destination)
+            nxt = box.next_retry()
+            if box.depth() == 0 and nxt is None:
+                break
+            if nxt is not None:
+                clock.advance(max(0.0, nxt[1] - clock()) + 0.001)
+            elif report.action == "paused":
+                break
+        elif report.action == "retry":
+            clock.advance(report.wait_s + 0.001)
+    return actions

@@ -1,0 +1,185 @@
+"""The dead-letter stream against a real Redis."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+import redis
+
+from worker.store.deadletter import DLQ_KEY, DeadLetter, DeadLetterStore, scrub
+
+
+def _entry(**overrides: Any) -> DeadLetter:
+    fields: dict[str, Any] = {
+        "destination": "brand-a",
+        "reason": "invalid_event",
+        "category": "invalid",
+        "event_id": "e-1",
+        "event_name": "CompletePayment",
+        "http_status": 200,
+        "tiktok_code": 40002,
+        "tiktok_message": "Invalid value for field: email",
+        "request_id": "req-1",
+        "attempts": 1,
+        "first_failure": 1_700_000_000.0,
+        "last_failure": 1_700_000_001.5,
+        "event_time": 1_699_999_000,
+        "payload": {"event": "CompletePayment", "event_id": "e-1", "properties": {"value": 9.5}},
+    }
+    fields.update(overrides)
+    return DeadLetter(**fields)
+
+
+@pytest.fixture
+def store(redis_client: redis.Redis) -> DeadLetterStore:
+    return DeadLetterStore(redis_client, max_entries=100)
+
+
+def test_add_then_get_round_trips(store: DeadLetterStore) -> None:
+    entry = _entry(raw_event={"id": "m-1", "nested": [1, "two", None]}, test_event_code="TEST1")
+    [entry_id] = store.add([entry])
+    assert store.get(entry_id) == entry
+    assert store.get("1-1") is None
+    assert store.get("not-an-id") is None
+    assert store.add([]) == []
+
+
+def test_one_orjson_field_per_entry(store: DeadLetterStore, redis_client: redis.Redis) -> None:
+    [entry_id] = store.add([_entry()])
+    rows: Any = redis_client.xrange(DLQ_KEY)
+    [(raw_id, fields)] = rows
+    assert raw_id.decode() == entry_id
+    assert list(fields) == [b"d"]
+    assert orjson.loads(fields[b"d"])["tiktok_code"] == 40002
+
+
+def test_list_filters_and_orders_oldest_first(store: DeadLetterStore) -> None:
+    ids = store.add(
+        [
+            _entry(event_id="1"),
+            _entry(event_id="2", destination="brand-b", reason="token_revoked", category="auth"),
+            _entry(event_id="3", reason="exhausted", category="exhausted"),
+            _entry(event_id="4", destination="brand-b"),
+        ]
+    )
+    assert [i for i, _ in store.list()] == ids
+    assert [e.event_id for _, e in store.list(destination="brand-b")] == ["2", "4"]
+    assert [e.event_id for _, e in store.list(category="invalid")] == ["1", "4"]
+    assert [e.event_id for _, e in store.list(reason="exhausted")] == ["3"]
+    assert [e.event_id for _, e in store.list(destination="brand-b", category="auth")] == ["2"]
+    assert [e.event_id for _, e in store.list(limit=2)] == ["1", "2"]
+    assert store.list(limit=0) == []
+    assert store.list(destination="nobody") == []
+
+
+def test_since_and_before_use_the_time_it_was_added(
+    store: DeadLetterStore, redis_client: redis.Redis
+) -> None:
+    # explicit ids: added at t=1000.000 s, 2000.000 s and 3000.000 s
+    for ms, event_id in ((1_000_000, "old"), (2_000_000, "mid"), (3_000_000, "new")):
+        redis_client.xadd(DLQ_KEY, {b"d": _entry(event_id=event_id).to_json()}, id=f"{ms}-0")
+    assert [e.event_id for _, e in store.list(since=2000)] == ["mid", "new"]
+    assert [e.event_id for _, e in store.list(before=2000)] == ["old"]
+    assert [e.event_id for _, e in store.list(since=1500, before=3000)] == ["mid"]
+    assert store.list(before=0) == []
+    assert store.purge(before=2000.5) == 2
+    assert [e.event_id for _, e in store.list()] == ["new"]
+
+
+def test_pages_through_more_than_one_xrange_page(redis_client: redis.Redis) -> None:
+    store = DeadLetterStore(redis_client, max_entries=5000)
+    store.add([_entry(event_id=str(i)) for i in range(1203)])
+    entries = store.list()
+    assert [e.event_id for _, e in entries] == [str(i) for i in range(1203)]
+    assert len(store.list(limit=501)) == 501
+
+
+def test_delete_and_purge(store: DeadLetterStore) -> None:
+    ids = store.add([_entry(event_id=str(i), category="retryable") for i in range(5)])
+    store.add([_entry(event_id="x", destination="brand-b")])
+    assert store.delete([ids[0], ids[1], "1-1"]) == 2
+    assert store.delete([]) == 0
+    assert store.size() == 4
+    assert store.purge(category="retryable") == 3
+    assert store.size() == 1
+    assert store.purge() == 1
+    assert store.size() == 0
+    assert store.purge() == 0
+
+
+def test_stats(store: DeadLetterStore) -> None:
+    assert store.stats() == {
+        "size": 0,
+        "by_destination": {},
+        "by_reason": {},
+        "by_category": {},
+        "oldest": None,
+        "newest": None,
+    }
+    ids = store.add(
+        [
+            _entry(),
+            _entry(destination="brand-b", reason="token_revoked", category="auth"),
+            _entry(),
+        ]
+    )
+    stats = store.stats()
+    assert stats["size"] == 3
+    assert stats["by_destination"] == {"brand-a": 2, "brand-b": 1}
+    assert stats["by_reason"] == {"invalid_event": 2, "token_revoked": 1}
+    assert stats["by_category"] == {"invalid": 2, "auth": 1}
+    assert stats["oldest"] == int(ids[0].split("-")[0]) / 1000
+    assert stats["newest"] == int(ids[-1].split("-")[0]) / 1000
+
+
+def test_stream_is_bounded(redis_client: redis.Redis) -> None:
+    store = DeadLetterStore(redis_client, max_entries=100)
+    for start in range(0, 1000, 50):
+        store.add([_entry(event_id=str(i)) for i in range(start, start + 50)])
+    # MAXLEN ~ trims whole internal nodes: at least the bound, never far above it
+    assert 100 <= store.size() < 300
+    kept = [e.event_id for _, e in store.list()]
+    assert kept[-1] == "999"  # the oldest went first
+    assert "0" not in kept
+
+
+def test_unreadable_entries_are_skipped(store: DeadLetterStore, redis_client: redis.Redis) -> None:
+    redis_client.xadd(DLQ_KEY, {b"d": b"{not json"})
+    redis_client.xadd(DLQ_KEY, {b"other": b"1"})
+    [good] = store.add([_entry()])
+    assert [i for i, _ in store.list()] == [good]
+    assert store.stats()["by_destination"] == {"brand-a": 1}
+
+
+@pytest.mark.parametrize(
+    "secret_key",
+    [
+        pytest.param("access_token", id="snake"),
+        pytest.param("Access-Token", id="header"),
+        pytest.param("ACCESS_TOKEN", id="upper"),
+        pytest.param("accessToken", id="camel"),
+        pytest.param("Authorization", id="authorization"),
+    ],
+)
+def test_no_token_is_ever_stored(
+    store: DeadLetterStore, redis_client: redis.Redis, secret_key: str
+) -> None:
+    secret = "s3cr3t-token-value"
+    entry = _entry(
+        payload={"event": "X", secret_key: secret, "context": {"user": {secret_key: secret}}},
+        raw_event=[{"headers": {secret_key: secret}}, "ok"],
+    )
+    assert entry.payload == {"event": "X", "context": {"user": {}}}
+    assert entry.raw_event == [{"headers": {}}, "ok"]
+    store.add([entry])
+    rows: Any = redis_client.xrange(DLQ_KEY)
+    for _, fields in rows:
+        assert secret.encode() not in fields[b"d"]
+
+
+def test_scrub_keeps_everything_else() -> None:
+    value = {"token_type": "x", "access": 1, "items": [{"access_token": "t", "id": 2}]}
+    assert scrub(value) == {"token_type": "x", "access": 1, "items": [{"id": 2}]}
+    assert scrub("access_token") == "access_token"

@@ -1,0 +1,370 @@
+"""Flush: one batch of a destination's outbox to TikTok, within its token bucket.
+
+The client's one answer decides what happens to the batch: delivered, retried with backoff,
+bisected to isolate a poison event, or the destination paused for its token. Nothing here
+sleeps: when there is nothing to do yet (linger, no tokens, a retry not due) a later flush is
+armed and the function returns, so a worker is never held by a waiting destination.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from transforms import is_too_old
+from worker.errors import AuthFailed, ConfigError, DeliveryError, Invalid, RateLimited, Retryable
+from worker.runtime import Runtime
+from worker.settings import Destination
+from worker.store import counters
+from worker.store.deadletter import DeadLetter
+from worker.store.outbox import Batch, Item, Outbox, new_batch_id
+from worker.store.pause import is_paused, pause, resume
+from worker.tiktok import describe
+
+__all__ = ["MAX_ARM_COUNTDOWN_S", "FlushReport", "backoff_s", "dead_letter_events", "flush"]
+
+log = logging.getLogger(__name__)
+
+#: a flush arms the next one itself for waits up to this long; longer waits are found by beat
+MAX_ARM_COUNTDOWN_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class FlushReport:
+    """What one flush did; ``action`` is one of the strings below, for logs and tests."""
+
+    action: str  # idle | paused | linger | no_tokens | delivered | retry | isolated | auth | dead
+    events: int = 0
+    wait_s: float = 0.0
+    detail: str = ""
+
+
+def flush(rt: Runtime, destination: str, *, probe: bool = False) -> FlushReport:
+    """Deliver at most one batch for ``destination``; arm the next flush when needed."""
+    now = rt.clock()
+    rt.disarm_flush(destination)
+    if is_paused(rt.redis, destination) and not probe:
+        return FlushReport("paused")
+    try:
+        dest = rt.settings.destination(destination)
+    except ConfigError:
+        log.error(
+            "flush: destination %r is no longer configured; its events stay queued", destination
+        )
+        return FlushReport("idle", detail="unknown destination")
+    box = rt.outbox(destination)
+    picked = _pick_work(rt, box, now, 1 if probe else rt.settings.request_size_for(dest))
+    if isinstance(picked, FlushReport):
+        return picked
+    retry_id, size = picked
+    grant = rt.bucket(dest).take(size)
+    if grant.granted < size:
+        rt.arm_flush(destination, grant.wait_s)
+        return FlushReport("no_tokens", wait_s=grant.wait_s)
+    lease_s = rt.settings.lease_s
+    batch = (
+        box.claim_retry(retry_id, lease_s, now) if retry_id else box.claim_new(size, lease_s, now)
+    )
+    if batch is None:
+        rt.arm_flush(destination)
+        return FlushReport("idle", detail="lost the race for the batch")
+    if retry_id and box.recoveries(batch.id) >= rt.settings.max_recoveries:
+        return _quarantine(rt, dest, box, batch, now)
+    if not probe and (box.depth() > 0 or _retry_due(box, now)):
+        rt.arm_flush(destination)  # let another worker take the next batch meanwhile
+    rt.in_flight.add((destination, batch.id))
+    try:
+        return _deliver(rt, dest, box, batch, probe)
+    finally:
+        rt.in_flight.discard((destination, batch.id))
+
+
+def _retry_due(box: Outbox, now: float) -> bool:
+    nxt = box.next_retry()
+    return nxt is not None and nxt[1] <= now
+
+
+def _pick_work(
+    rt: Runtime, box: Outbox, now: float, batch_size: int
+) -> tuple[str | None, int] | FlushReport:
+    """A due retry batch first, else new events (after the linger); or why there is none."""
+    nxt = box.next_retry()
+    while nxt is not None and nxt[1] <= now:
+        batch = box.load(nxt[0])
+        if batch is not None:
+            return nxt[0], len(batch.items)
+        box.drop_stale_retry(nxt[0])  # a stale id: its batch was finished elsewhere
+        nxt = box.next_retry()
+    depth = box.depth()
+    if depth == 0:
+        if nxt is not None and nxt[1] - now <= MAX_ARM_COUNTDOWN_S:
+            rt.arm_flush(box.destination, nxt[1] - now)
+        return FlushReport("idle")
+    size = min(depth, batch_size)
+    if size < batch_size and batch_size > 1:
+        oldest = box.oldest_enqueued_at()
+        waited = now - oldest if oldest is not None else rt.settings.linger_s
+        if waited < rt.settings.linger_s:
+            rt.arm_flush(box.destination, rt.settings.linger_s - waited)
+            return FlushReport("linger", wait_s=rt.settings.linger_s - waited)
+    return None, size
+
+
+def _deliver(rt: Runtime, dest: Destination, box: Outbox, batch: Batch, probe: bool) -> FlushReport:
+    now = rt.clock()
+    options = dest.transform_options()
+    fresh = [i for i in batch.items if not is_too_old(i.event_time, options, now)]
+    expired = len(batch.items) - len(fresh)
+    if expired:
+        counters.incr(rt.redis, dest.id, {"dropped:too_old": expired})
+        log.info(
+            "flush %s: %d events passed the age limit while waiting; dropped", dest.id, expired
+        )
+    if not fresh:
+        box.forget(batch.id)
+        return FlushReport("idle", detail="everything expired")
+    batch.items = fresh
+    counters.incr(rt.redis, dest.id, {"requests": 1})
+    try:
+        accepted = rt.client.send_raw(
+            dest.pixel_code, dest.access_token, [i.raw for i in batch.items], dest.test_event_code
+        )
+    except DeliveryError as exc:
+        return _handle_failure(rt, dest, box, batch, exc, probe)
+    box.forget(batch.id)
+    names = Counter(i.name for i in batch.items)
+    tally: dict[str, int | float] = {"delivered": len(batch.items)}
+    tally.update({f"delivered:{n}": c for n, c in names.items()})
+    tally["delivery_age_sum"] = float(sum(max(0.0, now - i.event_time) for i in batch.items))
+    tally["delivery_age_count"] = len(batch.items)
+    tally["delivery_latency_sum"] = float(sum(max(0.0, now - i.enqueued_at) for i in batch.items))
+    counters.incr(rt.redis, dest.id, tally)
+    log.info(
+        "delivered %d events",
+        len(batch.items),
+        extra={"destination": dest.id, "batch_id": batch.id, "request_id": accepted.request_id},
+    )
+    if probe:
+        resume(rt.redis, dest.id)
+        rt.arm_flush(dest.id)
+        log.warning("destination %s: token works again; resumed", dest.id)
+    return FlushReport("delivered", events=len(batch.items))
+
+
+def _handle_failure(
+    rt: Runtime, dest: Destination, box: Outbox, batch: Batch, exc: DeliveryError, probe: bool
+) -> FlushReport:
+    now = rt.clock()
+    log.warning(
+        "delivery failed: %s",
+        describe(exc),
+        extra={"destination": dest.id, "batch_id": batch.id, "events": len(batch.items)},
+    )
+    if isinstance(exc, AuthFailed):
+        return _on_auth(rt, dest, box, batch, exc, now)
+    if isinstance(exc, Invalid):
+        return _isolate(rt, dest, box, batch, exc, now)
+    if isinstance(exc, RateLimited):
+        rt.bucket(dest).penalize()
+        counters.incr(rt.redis, dest.id, {"rate_limited": 1})
+    return _retry_later(rt, dest, box, batch, exc, now)
+
+
+def _error_info(exc: DeliveryError, now: float) -> dict[str, Any]:
+    return {
+        "category": exc.category,
+        "message": exc.message,
+        "http_status": exc.http_status,
+        "code": exc.code,
+        "request_id": exc.request_id,
+        "at": now,
+    }
+
+
+def backoff_s(rt: Runtime, attempts: int, hint: float | None = None) -> float:
+    """Exponential backoff with full jitter (AWS architecture blog), floored by a hint."""
+    s = rt.settings
+    cap = min(s.retry_max_s, s.retry_base_s * (2 ** max(0, attempts - 1)))
+    delay = rt.rng.uniform(cap / 2, cap)
+    return max(delay, hint or 0.0)
+
+
+def _retry_later(
+    rt: Runtime, dest: Destination, box: Outbox, batch: Batch, exc: DeliveryError, now: float
+) -> FlushReport:
+    if not isinstance(exc, RateLimited):
+        batch.attempts += 1  # TikTok asking us to slow down is no fault of the batch
+    batch.first_failure = batch.first_failure or now
+    batch.last_error = _error_info(exc, now)
+    s = rt.settings
+    if batch.attempts >= s.max_attempts or now - batch.first_failure >= s.max_retry_age_s:
+        dead_letter_events(
+            rt, dest.id, batch, exc, "exhausted", now, test_code=dest.test_event_code
+        )
+        box.forget(batch.id)
+        return FlushReport("dead", events=len(batch.items), detail="retries exhausted")
+    hint = exc.retry_after if isinstance(exc, Retryable) else None
+    delay = backoff_s(rt, max(1, batch.attempts), hint)
+    box.reschedule(batch.id, [(batch, now + delay)])
+    counters.incr(rt.redis, dest.id, {"retried": len(batch.items)})
+    if delay <= MAX_ARM_COUNTDOWN_S:
+        rt.arm_flush(dest.id, delay)
+    return FlushReport("retry", events=len(batch.items), wait_s=delay, detail=exc.category)
+
+
+def _isolate(
+    rt: Runtime, dest: Destination, box: Outbox, batch: Batch, exc: Invalid, now: float
+) -> FlushReport:
+    """TikTok refused the whole request for one bad event: find it, deliver the rest."""
+    index = exc.event_index
+    if len(batch.items) == 1 or (index is not None and 0 <= index < len(batch.items)):
+        poison_at = 0 if len(batch.items) == 1 else int(index or 0)
+        poison = Batch(
+            id=batch.id,
+            items=[batch.items[poison_at]],
+            attempts=batch.attempts + 1,
+            first_failure=batch.first_failure or now,
+        )
+        dead_letter_events(rt, dest.id, poison, exc, "invalid", now, test_code=dest.test_event_code)
+        rest = [item for i, item in enumerate(batch.items) if i != poison_at]
+        parts = [rest] if rest else []
+    else:
+        mid = len(batch.items) // 2
+        parts = [batch.items[:mid], batch.items[mid:]]
+    _requeue_parts(rt, dest, box, batch, parts, now)
+    return FlushReport("isolated", events=len(batch.items), detail=exc.message)
+
+
+def _requeue_parts(
+    rt: Runtime,
+    dest: Destination,
+    box: Outbox,
+    batch: Batch,
+    parts: list[list[Item]],
+    now: float,
+) -> None:
+    """Replace ``batch`` by new batches of ``parts``, due now, keeping its retry history."""
+    new = [
+        (
+            Batch(
+                id=new_batch_id(),
+                items=part,
+                attempts=batch.attempts,
+                first_failure=batch.first_failure,
+                created=now,
+            ),
+            now,
+        )
+        for part in parts
+    ]
+    box.reschedule(batch.id, new)
+    if new:
+        rt.arm_flush(dest.id)
+
+
+def _quarantine(
+    rt: Runtime, dest: Destination, box: Outbox, batch: Batch, now: float
+) -> FlushReport:
+    """A batch whose worker died or hung every time: split it; a lone event is dead-lettered.
+
+    Something in it (a huge event, a bug) kills the process that sends it. Bisecting finds the
+    culprit in about log2(batch) more rounds while its neighbours go through.
+    """
+    recoveries = box.recoveries(batch.id)
+    log.error(
+        "batch lost its worker %d times; isolating its events",
+        recoveries,
+        extra={"destination": dest.id, "batch_id": batch.id, "events": len(batch.items)},
+    )
+    if len(batch.items) == 1:
+        error = DeliveryError(f"the worker sending this event died or hung {recoveries} times")
+        dead_letter_events(
+            rt,
+            dest.id,
+            batch,
+            error,
+            "crashed",
+            now,
+            test_code=dest.test_event_code,
+            reason="worker_lost",
+        )
+        box.forget(batch.id)
+        return FlushReport("dead", events=1, detail="worker lost")
+    mid = len(batch.items) // 2
+    _requeue_parts(rt, dest, box, batch, [batch.items[:mid], batch.items[mid:]], now)
+    return FlushReport("isolated", events=len(batch.items), detail="worker lost")
+
+
+def _on_auth(
+    rt: Runtime, dest: Destination, box: Outbox, batch: Batch, exc: AuthFailed, now: float
+) -> FlushReport:
+    """Pause the destination; the batch waits, due now, for the probe or an operator."""
+    box.reschedule(batch.id, [(batch, now)])
+    counters.incr(rt.redis, dest.id, {"auth_failures": 1})
+    if pause(rt.redis, dest.id, "auth", exc.message, now, code=exc.code, request_id=exc.request_id):
+        log.error(
+            "destination %s paused: TikTok refused its access token (%s)",
+            dest.id,
+            describe(exc),
+            extra={"destination": dest.id},
+        )
+        _report_to_sentry(dest.id, exc)
+    return FlushReport("auth", events=len(batch.items), detail=exc.message)
+
+
+def _report_to_sentry(destination: str, exc: DeliveryError) -> None:
+    try:
+        import sentry_sdk
+    except ImportError:  # pragma: no cover
+        return
+    with sentry_sdk.new_scope() as scope:
+        scope.set_tag("destination", destination)
+        scope.set_tag("tiktok_code", str(exc.code))
+        sentry_sdk.capture_message(
+            f"TikTok destination {destination} paused: {exc.category} ({exc.code})", level="error"
+        )
+
+
+def dead_letter_events(
+    rt: Runtime,
+    destination: str,
+    batch: Batch,
+    exc: DeliveryError,
+    category: str,
+    now: float,
+    *,
+    test_code: str | None = None,
+    reason: str | None = None,
+) -> None:
+    """One dead-letter entry per event of ``batch``, with the TikTok diagnostics."""
+    entries = [
+        DeadLetter(
+            destination=destination,
+            event_id=str(item.event.get("event_id"))
+            if item.event.get("event_id") is not None
+            else None,
+            event_name=str(item.event.get("event"))
+            if item.event.get("event") is not None
+            else None,
+            reason=reason or (exc.category if category == "exhausted" else "tiktok_invalid"),
+            category=category,
+            detail=exc.message,
+            http_status=exc.http_status,
+            tiktok_code=exc.code,
+            tiktok_message=exc.message,
+            request_id=exc.request_id,
+            attempts=max(1, batch.attempts),
+            first_failure=batch.first_failure or now,
+            last_failure=now,
+            event_time=int(item.event["event_time"])
+            if isinstance(item.event.get("event_time"), int)
+            else None,
+            payload=item.event,
+            test_event_code=test_code,
+        )
+        for item in batch.items
+    ]
+    rt.dlq.add(entries)
+    counters.incr(rt.redis, destination, {f"dead_lettered:{category}": len(entries)})

@@ -1,0 +1,213 @@
+"""What beat runs on a schedule, and what operators run by hand.
+
+* :func:`recover` - expired leases back on the retry schedule; every destination with work
+  gets a flush armed (the safety net under every lost task).
+* :func:`expire` - what passed the age limit while waiting (outbox head, scheduled batches,
+  the dead-letter queue) is dropped and counted as ``too_old``, never sent or replayed.
+* :func:`replay` - dead-letter entries back through the normal path: a TikTok payload into the
+  outbox (so the age rule and the rate limit apply), a rejected raw event through ingest.
+* :func:`probe_auth` - a paused destination tries one real event; success resumes it.
+* :func:`status` - counters and state per destination, for ``masivo-tiktok status``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+
+from transforms import is_too_old
+from transforms.options import TransformOptions
+from worker.errors import ConfigError
+from worker.flush import flush
+from worker.ingest import ingest
+from worker.runtime import Runtime
+from worker.store import counters
+from worker.store.deadletter import DeadLetter
+from worker.store.outbox import Batch, Item, new_batch_id
+from worker.store.pause import paused_info, resume
+
+__all__ = ["RETRYABLE_CATEGORIES", "expire", "probe_auth", "recover", "replay", "status"]
+
+log = logging.getLogger(__name__)
+
+#: dead-letter categories that beat replays by itself (a fix on TikTok's side may help)
+RETRYABLE_CATEGORIES = frozenset({"exhausted", "retryable", "rate_limited"})
+
+
+def _destinations(rt: Runtime) -> list[str]:
+    return sorted(set(rt.settings.destinations) | set(counters.known_destinations(rt.redis)))
+
+
+def recover(rt: Runtime) -> dict[str, int]:
+    """Recover expired leases and arm a flush wherever work waits; returns recovered counts."""
+    now = rt.clock()
+    recovered: dict[str, int] = {}
+    for d in _destinations(rt):
+        box = rt.outbox(d)
+        n = box.recover(now)
+        if n:
+            recovered[d] = n
+            log.warning("recovered %d expired batch leases", n, extra={"destination": d})
+        nxt = box.next_retry()
+        if box.depth() > 0 or (nxt is not None and nxt[1] <= now):
+            rt.disarm_flush(d)
+            rt.arm_flush(d)
+    return recovered
+
+
+def expire(rt: Runtime) -> dict[str, int]:
+    """Drop, and count as ``too_old``, everything that passed its destination's age limit."""
+    now = rt.clock()
+    options: dict[str, TransformOptions] = {}
+    for d in _destinations(rt):
+        try:
+            options[d] = rt.settings.destination(d).transform_options()
+        except ConfigError:
+            continue
+    dropped = _expire_dlq(rt, options, now)
+    for d, opts in options.items():
+        n = dropped.get(d, 0) + _expire_queued(rt, d, opts, now)
+        if n:
+            counters.incr(rt.redis, d, {"dropped:too_old": n})
+            dropped[d] = n
+    return {d: n for d, n in dropped.items() if n}
+
+
+def _expire_queued(rt: Runtime, destination: str, options: TransformOptions, now: float) -> int:
+    """The outbox head and the batches waiting for a retry (a leased batch checks itself)."""
+    box = rt.outbox(destination)
+
+    def old(item: Item) -> bool:
+        return is_too_old(item.event_time, options, now)
+
+    n = len(box.drop_expired_head(old))
+    for batch_id in box.batch_ids():
+        due = box.due_at(batch_id)
+        batch = box.load(batch_id) if due is not None else None
+        if batch is None or due is None:
+            continue
+        keep = [i for i in batch.items if not old(i)]
+        if len(keep) == len(batch.items):
+            continue
+        rest = Batch(
+            id=new_batch_id(),
+            items=keep,
+            attempts=batch.attempts,
+            first_failure=batch.first_failure,
+            created=batch.created,
+        )
+        if box.reschedule(batch_id, [(rest, due)] if keep else []):
+            n += len(batch.items) - len(keep)
+    return n
+
+
+def _expire_dlq(rt: Runtime, options: dict[str, TransformOptions], now: float) -> dict[str, int]:
+    """One pass over the dead-letter queue for every destination."""
+    stale: list[str] = []
+    counts: dict[str, int] = {}
+    for entry_id, entry in rt.dlq.iter_raw():
+        dest, event_time = entry.get("destination"), entry.get("event_time")
+        opts = options.get(str(dest))
+        if opts is not None and isinstance(event_time, int) and is_too_old(event_time, opts, now):
+            stale.append(entry_id)
+            counts[str(dest)] = counts.get(str(dest), 0) + 1
+    if stale:
+        rt.dlq.delete(stale)
+    return counts
+
+
+def replay(
+    rt: Runtime,
+    entries: Sequence[tuple[str, DeadLetter]],
+) -> dict[str, int]:
+    """Send dead-letter entries through the normal path again, then remove them."""
+    now = rt.clock()
+    payloads: dict[str, list[Item]] = {}
+    raws: dict[str, list[Any]] = {}
+    done: list[str] = []
+    skipped = still_invalid = 0
+    for entry_id, entry in entries:
+        if entry.destination not in rt.settings.destinations:
+            skipped += 1
+            continue
+        if entry.payload is not None:
+            payloads.setdefault(entry.destination, []).append(Item.of(entry.payload, now))
+        elif entry.reason == "invalid_json" and isinstance(entry.raw_event, str):
+            try:  # a line that was not JSON: replayable only once someone fixed it in place
+                raws.setdefault(entry.destination, []).append(orjson.loads(entry.raw_event))
+            except orjson.JSONDecodeError:
+                still_invalid += 1
+                continue
+        elif entry.raw_event is not None:
+            raws.setdefault(entry.destination, []).append(entry.raw_event)
+        else:
+            skipped += 1
+            continue
+        done.append(entry_id)
+    for d, items in payloads.items():
+        rt.outbox(d).append(items)
+        counters.incr(rt.redis, d, {"replayed": len(items)})
+        rt.arm_flush(d)
+    rt.dlq.delete(done)  # delete before re-ingesting: a reject that fails again gets a new entry
+    for d, raw_events in raws.items():
+        counters.incr(rt.redis, d, {"replayed": len(raw_events)})
+        ingest(rt, d, raw_events)
+    return {"replayed": len(done), "skipped": skipped, "still_invalid": still_invalid}
+
+
+def replay_retryable(rt: Runtime, limit: int = 10_000) -> dict[str, int]:
+    """Beat's replay: the retryable categories, for destinations that are not paused."""
+    entries = [
+        (entry_id, entry)
+        for entry_id, entry in rt.dlq.list(limit=limit)
+        if entry.category in RETRYABLE_CATEGORIES
+        and paused_info(rt.redis, entry.destination) is None
+    ]
+    return replay(rt, entries) if entries else {"replayed": 0, "skipped": 0, "still_invalid": 0}
+
+
+def probe_auth(rt: Runtime) -> dict[str, str]:
+    """Try one real event for each auth-paused destination; resume those whose token works."""
+    results: dict[str, str] = {}
+    for d in _destinations(rt):
+        info = paused_info(rt.redis, d)
+        if info is None or info.get("kind") != "auth":
+            continue
+        if d not in rt.settings.destinations:
+            continue
+        report = flush(rt, d, probe=True)
+        if report.action == "idle" and not _has_work(rt, d):
+            resume(rt.redis, d)  # nothing to risk: the next delivery re-checks the token
+            report_action = "resumed (nothing queued)"
+        else:
+            report_action = (
+                "resumed" if report.action == "delivered" else f"still paused ({report.action})"
+            )
+        results[d] = report_action
+    return results
+
+
+def _has_work(rt: Runtime, destination: str) -> bool:
+    box = rt.outbox(destination)
+    c = box.counts()
+    return bool(c["outbox"] or c["scheduled_retries"] or c["in_flight"])
+
+
+def status(rt: Runtime, destinations: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Counters and live state per destination (configured or seen)."""
+    dlq_by_dest = rt.dlq.stats().get("by_destination", {})
+    out: dict[str, dict[str, Any]] = {}
+    for d in destinations or _destinations(rt):
+        box = rt.outbox(d)
+        state: dict[str, Any] = dict(box.counts())
+        state["dlq"] = int(dlq_by_dest.get(d, 0))
+        state["paused"] = paused_info(rt.redis, d)
+        dest = rt.settings.destinations.get(d)
+        if dest is not None:
+            state["bucket"] = rt.bucket(dest).state()
+            state["pixel_code"] = dest.pixel_code
+        out[d] = {"counters": counters.read(rt.redis, d), "state": state}
+    return out

@@ -1,1 +1,0 @@
-"""Lua scripts, loaded with importlib.resources (a package so package-data ships them)."""

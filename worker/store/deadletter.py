@@ -1,0 +1,289 @@
+"""The dead-letter store: a bounded Redis stream of events we gave up on, with why.
+
+Why a stream: entries are append-only and time-ordered (the entry id *is* the time it was
+dead-lettered), ``XADD MAXLEN ~ N`` bounds memory without a sweeper, and ``XRANGE`` pages
+through it for the CLI (list / show / stats), for replay and for purge. The stream is one key,
+``mtt:dlq``, so it lives on one Cluster slot; it is small by design (``dlq_max_entries``).
+
+Each entry has one field, ``d``: the :class:`DeadLetter` as JSON (orjson). Filtering by
+destination, reason or category happens in Python while paging — fine for a bounded stream,
+and it keeps every entry self-describing rather than spread over indexes that can drift.
+
+Trimming is approximate (``~``): Redis drops whole internal nodes, so the stream holds *at
+least* ``max_entries`` and a little more; the oldest go first. That is the bound (rq's failed
+job registry has a TTL for the same reason): a bad deploy must not fill Redis with failures.
+
+Defence in depth: tokens must never reach the DLQ. Any key named like ``access_token`` /
+``Access-Token`` (or ``authorization``) anywhere inside ``payload`` or ``raw_event`` is removed
+when a :class:`DeadLetter` is built, and again when it is stored.
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import math
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any, Final
+
+import orjson
+import redis
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from worker.store import keys
+
+__all__ = [
+    "CATEGORIES",
+    "DLQ_KEY",
+    "DeadLetter",
+    "DeadLetterStore",
+    "scrub",
+]
+
+log = logging.getLogger(__name__)
+
+DLQ_KEY: Final = keys.DLQ
+FIELD: Final = b"d"
+PAGE: Final = 500
+
+#: the categories in use; ``retryable`` and ``rate_limited`` (and ``exhausted``) are the ones
+#: beat replays, ``invalid`` / ``rejected`` need a fix first, ``auth`` a new token.
+CATEGORIES: Final = ("invalid", "auth", "retryable", "rate_limited", "rejected", "exhausted")
+
+#: XRANGE rows with decoded ids (``list`` is a method name inside the class)
+_Rows = builtins.list[tuple[str, dict[Any, Any]]]
+
+_SECRET_KEY = re.compile(r"^(access[-_ ]?token|authorization)$", re.IGNORECASE)
+
+
+def scrub(value: Any) -> Any:
+    """``value`` with every dict key that names a token removed, at any depth."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if isinstance(key, str) and _SECRET_KEY.match(key.strip()):
+                log.warning("dead-letter: dropped a %r key; tokens are never stored", key)
+                continue
+            out[key] = scrub(item)
+        return out
+    if isinstance(value, list):
+        return [scrub(item) for item in value]
+    return value
+
+
+class DeadLetter(BaseModel):
+    """One dead-lettered event and everything an operator needs to understand or replay it."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    destination: str = Field(description="destination id")
+    reason: str = Field(description="short code, e.g. invalid_event, token_revoked, too_old")
+    category: str = Field(description="one of CATEGORIES (open set)")
+    event_id: str | None = Field(None, description="TikTok event_id (deduplication key)")
+    event_name: str | None = Field(None, description="TikTok event name")
+    http_status: int | None = Field(None, description="HTTP status of the last attempt")
+    tiktok_code: int | None = Field(None, description="TikTok's JSON code of the last attempt")
+    tiktok_message: str | None = Field(None, description="TikTok's JSON message")
+    detail: str | None = Field(None, description="why, in words: the field a reject names")
+    request_id: str | None = Field(None, description="TikTok's request_id, for their support")
+    attempts: int = Field(1, ge=0, description="delivery attempts made")
+    first_failure: float = Field(description="unix seconds of the first failed attempt")
+    last_failure: float = Field(description="unix seconds of the last failed attempt")
+    event_time: int | None = Field(None, description="the event's unix time (7-day limit)")
+    payload: dict[str, Any] | None = Field(None, description="the TikTok data[] object")
+    raw_event: Any = Field(None, description="the raw Masivo event (for rejects)")
+    test_event_code: str | None = Field(None, description="test_event_code it was sent with")
+
+    @field_validator("payload", "raw_event", mode="after")
+    @classmethod
+    def _no_tokens(cls, value: Any) -> Any:
+        return scrub(value)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(scrub(self.model_dump(mode="json")))
+
+
+class DeadLetterStore:
+    """The ``mtt:dlq`` stream. Entry ids (``"1718000000000-0"``) name entries everywhere."""
+
+    def __init__(self, redis: redis.Redis, max_entries: int, *, key: str = DLQ_KEY) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be >= 1")
+        self.redis = redis
+        self.max_entries = max_entries
+        self.key = key
+
+    def add(self, entries: Sequence[DeadLetter]) -> list[str]:
+        """Append ``entries`` in one round trip (trimming the oldest); their ids, in order."""
+        if not entries:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for entry in entries:
+            pipe.xadd(self.key, {FIELD: entry.to_json()}, maxlen=self.max_entries, approximate=True)
+        return [_text(entry_id) for entry_id in pipe.execute()]
+
+    def list(
+        self,
+        destination: str | None = None,
+        reason: str | None = None,
+        category: str | None = None,
+        since: float | None = None,
+        limit: int | None = None,
+        *,
+        before: float | None = None,
+    ) -> list[tuple[str, DeadLetter]]:
+        """Matching entries, oldest first. ``since`` / ``before``: unix seconds it was added."""
+        found: list[tuple[str, DeadLetter]] = []
+        if limit is not None and limit <= 0:
+            return found
+        for entry_id, entry in self._scan(since, before):
+            if (
+                (destination is None or entry.destination == destination)
+                and (reason is None or entry.reason == reason)
+                and (category is None or entry.category == category)
+            ):
+                found.append((entry_id, entry))
+                if limit is not None and len(found) >= limit:
+                    break
+        return found
+
+    def get(self, entry_id: str) -> DeadLetter | None:
+        """The entry ``entry_id``, None if it is gone (trimmed, replayed, purged)."""
+        try:
+            rows = self._xrange(entry_id, entry_id, 1)
+        except redis.ResponseError:
+            return None  # not a stream id
+        return _decode(entry_id, rows[0][1]) if rows else None
+
+    def delete(self, ids: Sequence[str]) -> int:
+        """Remove entries by id (replayed or purged); how many existed."""
+        removed = 0
+        for start in range(0, len(ids), PAGE):
+            removed += int(self.redis.xdel(self.key, *ids[start : start + PAGE]))
+        return removed
+
+    def purge(
+        self,
+        destination: str | None = None,
+        reason: str | None = None,
+        category: str | None = None,
+        since: float | None = None,
+        *,
+        before: float | None = None,
+    ) -> int:
+        """Delete every matching entry (all of them with no filter); how many."""
+        if all(f is None for f in (destination, reason, category, since, before)):
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.xlen(self.key)
+            pipe.delete(self.key)
+            size, _ = pipe.execute()
+            return int(size)
+        ids = [i for i, _ in self.list(destination, reason, category, since, before=before)]
+        return self.delete(ids)
+
+    def size(self) -> int:
+        return int(self.redis.xlen(self.key))
+
+    def stats(self) -> dict[str, Any]:
+        """``size``, counts ``by_destination`` / ``by_reason`` / ``by_category``, and the
+        unix seconds of the ``oldest`` and ``newest`` entries (None when empty)."""
+        by_dest: dict[str, int] = {}
+        by_reason: dict[str, int] = {}
+        by_cat: dict[str, int] = {}
+        oldest: str | None = None
+        newest: str | None = None
+        for entry_id, entry in self._scan_raw(None, None):
+            oldest = oldest or entry_id
+            newest = entry_id
+            dest, reason, cat = (str(entry.get(k)) for k in ("destination", "reason", "category"))
+            by_dest[dest] = by_dest.get(dest, 0) + 1
+            by_reason[reason] = by_reason.get(reason, 0) + 1
+            by_cat[cat] = by_cat.get(cat, 0) + 1
+        return {
+            "size": self.size(),
+            "by_destination": by_dest,
+            "by_reason": by_reason,
+            "by_category": by_cat,
+            "oldest": _id_time(oldest),
+            "newest": _id_time(newest),
+        }
+
+    def iter_raw(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every entry as plain JSON, oldest first: for jobs that read a field or two."""
+        return self._scan_raw(None, None)
+
+    def _scan(self, since: float | None, before: float | None) -> Iterator[tuple[str, DeadLetter]]:
+        """Every readable entry in id order, as models."""
+        for entry_id, raw in self._scan_raw(since, before):
+            entry = _model(entry_id, raw)
+            if entry is not None:
+                yield entry_id, entry
+
+    def _scan_raw(
+        self, since: float | None, before: float | None
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every decodable entry in id order as plain JSON, XRANGE ``PAGE`` at a time.
+
+        ``stats`` counts from these directly: building a model per entry made a scrape of a
+        full dead-letter queue cost seconds.
+        """
+        start = "-" if since is None else str(max(0, math.ceil(since * 1000)))
+        end = "+"
+        if before is not None:
+            last_ms = math.ceil(before * 1000) - 1  # an incomplete max id covers its whole ms
+            if last_ms < 0:
+                return
+            end = str(last_ms)
+        while True:
+            rows = self._xrange(start, end, PAGE)
+            for entry_id, fields in rows:
+                entry = _decode_raw(entry_id, fields)
+                if entry is not None:
+                    yield entry_id, entry
+            if len(rows) < PAGE:
+                return
+            start = "(" + rows[-1][0]
+
+    def _xrange(self, start: str, end: str, count: int) -> _Rows:
+        rows: Any = self.redis.xrange(self.key, min=start, max=end, count=count)
+        return [(_text(entry_id), dict(fields or {})) for entry_id, fields in rows or []]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _decode(entry_id: str, fields: dict[Any, Any]) -> DeadLetter | None:
+    """The entry's model; None (logged) for an entry this version cannot read."""
+    raw = _decode_raw(entry_id, fields)
+    return None if raw is None else _model(entry_id, raw)
+
+
+def _model(entry_id: str, raw: dict[str, Any]) -> DeadLetter | None:
+    try:
+        return DeadLetter.model_validate(raw)
+    except ValidationError:
+        log.warning("dead-letter entry %s is unreadable; skipped", entry_id)
+        return None
+
+
+def _decode_raw(entry_id: str, fields: dict[Any, Any]) -> dict[str, Any] | None:
+    """The entry's JSON object; None (logged) for an entry this version cannot read."""
+    raw = fields.get(FIELD, fields.get(FIELD.decode()))
+    if raw is None:
+        log.warning("dead-letter entry %s has no %r field; skipped", entry_id, FIELD)
+        return None
+    try:
+        data = orjson.loads(raw)
+    except (TypeError, orjson.JSONDecodeError):
+        data = None
+    if not isinstance(data, dict):
+        log.warning("dead-letter entry %s is unreadable; skipped", entry_id)
+        return None
+    return data
+
+
+def _id_time(entry_id: str | None) -> float | None:
+    """Unix seconds encoded in a stream id (``ms-seq``)."""
+    return None if entry_id is None else int(entry_id.split("-", 1)[0]) / 1000

@@ -1,0 +1,115 @@
+"""Every Redis key name the product uses, in one place: the code twin of the README's key table.
+
+All keys start with ``mtt:``. A destination's keys share the hash tag ``{d}`` so that they live
+on one Redis Cluster slot and one Lua script may touch several of them.
+
+==============================  ======  ====================================================
+key                             type    holds
+==============================  ======  ====================================================
+``mtt:{d}:intake``              stream  raw chunks from producers (consumer group ``ingest``)
+``mtt:{d}:outbox``              list    transformed events waiting, oldest at the head
+``mtt:{d}:batches``             hash    batch id -> batch (header line + one item per line)
+``mtt:{d}:leases``              zset    batch id -> lease deadline (in flight)
+``mtt:{d}:retry``               zset    batch id -> when it may be tried again
+``mtt:{d}:recoveries``          hash    batch id -> expired leases (crash-loop breaker)
+``mtt:{d}:stats``               hash    counters (:mod:`worker.store.counters`)
+``mtt:{d}:paused``              string  why the destination is paused, JSON
+``mtt:{d}:armed``               string  a flush is scheduled (coalesces flush requests)
+``mtt:{d}:rung``                string  an ingest doorbell is pending (coalesces doorbells)
+``mtt:{b}:bucket``              hash    token bucket ``b`` (destination or rate-limit group)
+``mtt:dlq``                     stream  dead-letter entries
+``mtt:destinations``            set     destination ids seen
+``mtt:lock:<job>``              string  once-per-period lock of a beat job
+``mtt:heartbeat:<host>``        string  worker heartbeat (TTL)
+==============================  ======  ====================================================
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = [
+    "DESTINATIONS",
+    "DLQ",
+    "HEARTBEAT_PREFIX",
+    "INTAKE_GROUP",
+    "armed",
+    "batches",
+    "bucket",
+    "dest_key",
+    "heartbeat",
+    "intake",
+    "leases",
+    "lock",
+    "outbox",
+    "paused",
+    "recoveries",
+    "retry",
+    "rung",
+    "stats",
+]
+
+PREFIX: Final = "mtt"
+DLQ: Final = "mtt:dlq"
+DESTINATIONS: Final = "mtt:destinations"
+HEARTBEAT_PREFIX: Final = "mtt:heartbeat:"
+#: the consumer group every ingest worker reads intake streams through
+INTAKE_GROUP: Final = "ingest"
+
+
+def dest_key(destination: str, name: str) -> str:
+    """``mtt:{destination}:name``; the braces are the Redis Cluster hash tag."""
+    return f"mtt:{{{destination}}}:{name}"
+
+
+def intake(destination: str) -> str:
+    return dest_key(destination, "intake")
+
+
+def outbox(destination: str) -> str:
+    return dest_key(destination, "outbox")
+
+
+def batches(destination: str) -> str:
+    return dest_key(destination, "batches")
+
+
+def leases(destination: str) -> str:
+    return dest_key(destination, "leases")
+
+
+def retry(destination: str) -> str:
+    return dest_key(destination, "retry")
+
+
+def recoveries(destination: str) -> str:
+    return dest_key(destination, "recoveries")
+
+
+def stats(destination: str) -> str:
+    return dest_key(destination, "stats")
+
+
+def paused(destination: str) -> str:
+    return dest_key(destination, "paused")
+
+
+def armed(destination: str) -> str:
+    return dest_key(destination, "armed")
+
+
+def rung(destination: str) -> str:
+    return dest_key(destination, "rung")
+
+
+def bucket(name: str) -> str:
+    """A token bucket: a destination id or a ``rate_limit_group`` name."""
+    return dest_key(name, "bucket")
+
+
+def lock(job: str) -> str:
+    return f"mtt:lock:{job}"
+
+
+def heartbeat(host: str) -> str:
+    return f"{HEARTBEAT_PREFIX}{host}"

@@ -1,0 +1,297 @@
+"""Per-destination outbox, leased batches and the retry schedule, in Redis.
+
+Keys (names in :mod:`worker.store.keys`): ``outbox`` (list of transformed events, oldest at
+the head), ``batches`` (hash: batch id -> batch), ``leases`` (zset: batch id -> lease
+deadline), ``retry`` (zset: batch id -> due time), ``recoveries`` (hash: batch id -> expired
+leases, the crash-loop breaker).
+
+A batch is always in exactly one of *leases* or *retry* while it exists in *batches*; every
+move is one Lua script (``lua/outbox_*.lua``), so no crash between two commands can lose or
+duplicate it. A worker killed mid-request leaves its batch leased; :meth:`Outbox.recover` puts
+expired leases back on the retry schedule, due now. The duplicates this may cause are
+harmless: ``event_id`` is stable and TikTok deduplicates pixel + event + event_id within 48 h.
+
+Items and batches are stored in the byte formats of :class:`Item` and :class:`Batch`, written
+by Python only (the claim script receives the batch header from :meth:`Batch.header`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import redis
+
+from worker.store import keys
+from worker.store.lua import script
+
+__all__ = ["Batch", "Item", "Outbox", "new_batch_id"]
+
+
+@dataclass(slots=True)
+class Item:
+    """One transformed event waiting in the outbox, kept as the JSON TikTok will receive.
+
+    Stored as ``b"<enqueued_at> <event_time> <n> <name as JSON, n bytes> <event JSON>"``: the
+    flush splices the event's bytes into the request body and reads the age and the name from
+    the header, so the common path never decodes or re-encodes an event. No part contains a
+    raw newline (JSON escapes them), which lets a batch store items one per line.
+    """
+
+    raw: bytes
+    enqueued_at: float
+    event_time: int
+    name: str
+    _event: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, event: dict[str, Any], enqueued_at: float) -> Item:
+        t = event.get("event_time")
+        return cls(
+            raw=orjson.dumps(event),
+            enqueued_at=enqueued_at,
+            event_time=t if isinstance(t, int) and not isinstance(t, bool) else 0,
+            name=str(event.get("event", "")),
+            _event=event,
+        )
+
+    @property
+    def event(self) -> dict[str, Any]:
+        """The decoded event (failure paths only: dead letters, poison isolation)."""
+        if self._event is None:
+            self._event = orjson.loads(self.raw)
+        return self._event
+
+    def dumps(self) -> bytes:
+        name = orjson.dumps(self.name)
+        head = b"%r %d %d " % (self.enqueued_at, self.event_time, len(name))
+        return head + name + b" " + self.raw
+
+    @classmethod
+    def loads(cls, data: bytes) -> Item:
+        q, t, n, rest = data.split(b" ", 3)
+        size = int(n)
+        return cls(
+            raw=rest[size + 1 :],
+            enqueued_at=float(q),
+            event_time=int(t),
+            name=orjson.loads(rest[:size]),
+        )
+
+
+@dataclass(slots=True)
+class Batch:
+    """A claimed group of events, with its delivery history.
+
+    Stored as one line of JSON (attempts, failures, creation) followed by one item per line.
+    """
+
+    id: str
+    items: list[Item]
+    attempts: int = 0
+    first_failure: float | None = None
+    last_error: dict[str, Any] | None = None
+    created: float = 0.0
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        return [item.event for item in self.items]
+
+    @staticmethod
+    def header(
+        attempts: int = 0,
+        first_failure: float | None = None,
+        last_error: dict[str, Any] | None = None,
+        created: float = 0.0,
+    ) -> bytes:
+        """The batch's first line: its delivery history, as JSON."""
+        return orjson.dumps(
+            {
+                "attempts": attempts,
+                "first_failure": first_failure,
+                "last_error": last_error,
+                "created": created,
+            }
+        )
+
+    def dumps(self) -> bytes:
+        head = self.header(self.attempts, self.first_failure, self.last_error, self.created)
+        return b"\n".join([head, *(i.dumps() for i in self.items)])
+
+    @classmethod
+    def loads(cls, batch_id: str, raw: bytes | str) -> Batch:
+        data = raw.encode() if isinstance(raw, str) else raw
+        head, *lines = data.split(b"\n")
+        meta = orjson.loads(head)
+        return cls(
+            id=batch_id,
+            items=[Item.loads(line) for line in lines if line],
+            attempts=int(meta.get("attempts") or 0),
+            first_failure=meta.get("first_failure"),
+            last_error=meta.get("last_error"),
+            created=float(meta.get("created") or 0.0),
+        )
+
+
+def new_batch_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Outbox:
+    """One destination's queue of transformed events and its batches."""
+
+    def __init__(self, client: redis.Redis, destination: str) -> None:
+        self.r = client
+        self.destination = destination
+        self.k_outbox = keys.outbox(destination)
+        self.k_batches = keys.batches(destination)
+        self.k_leases = keys.leases(destination)
+        self.k_retry = keys.retry(destination)
+        self.k_recoveries = keys.recoveries(destination)
+        self._claim_new = client.register_script(script("outbox_claim_new"))
+        self._claim_retry = client.register_script(script("outbox_claim_retry"))
+        self._forget = client.register_script(script("outbox_forget"))
+        self._reschedule = client.register_script(script("outbox_reschedule"))
+        self._recover = client.register_script(script("outbox_recover"))
+        self._release = client.register_script(script("outbox_release"))
+
+    # -- producing -------------------------------------------------------------------------
+    def append(self, items: Sequence[Item], pipe: redis.client.Pipeline | None = None) -> None:
+        if not items:
+            return
+        target = pipe if pipe is not None else self.r
+        target.rpush(self.k_outbox, *[i.dumps() for i in items])
+        target.sadd(keys.DESTINATIONS, self.destination)
+
+    # -- inspecting ------------------------------------------------------------------------
+    def depth(self) -> int:
+        return int(self.r.llen(self.k_outbox))
+
+    def oldest_enqueued_at(self) -> float | None:
+        head = self.r.lindex(self.k_outbox, 0)
+        if head is None:
+            return None
+        return float(_bytes(head).split(b" ", 1)[0])
+
+    def next_retry(self) -> tuple[str, float] | None:
+        found: list[Any] = self.r.zrange(self.k_retry, 0, 0, withscores=True)
+        if not found:
+            return None
+        member, score = found[0]
+        return _text(member), float(score)
+
+    def due_at(self, batch_id: str) -> float | None:
+        """When a scheduled batch is due; None when it is not on the retry schedule."""
+        score = self.r.zscore(self.k_retry, batch_id)
+        return float(score) if score is not None else None
+
+    def drop_stale_retry(self, batch_id: str) -> None:
+        """Forget a schedule entry whose batch no longer exists (finished elsewhere)."""
+        self.r.zrem(self.k_retry, batch_id)
+
+    def load(self, batch_id: str) -> Batch | None:
+        raw = self.r.hget(self.k_batches, batch_id)
+        return Batch.loads(batch_id, raw) if raw is not None else None
+
+    def counts(self) -> dict[str, int]:
+        pipe = self.r.pipeline(transaction=False)
+        pipe.llen(self.k_outbox)
+        pipe.zcard(self.k_leases)
+        pipe.zcard(self.k_retry)
+        depth, leased, scheduled = pipe.execute()
+        return {"outbox": int(depth), "in_flight": int(leased), "scheduled_retries": int(scheduled)}
+
+    def scheduled_events(self) -> int:
+        """Events inside batches (leased or scheduled); reads every batch, for status only."""
+        total = 0
+        for raw in self.r.hvals(self.k_batches):
+            total += _bytes(raw).count(b"\n")
+        return total
+
+    # -- claiming --------------------------------------------------------------------------
+    def claim_new(self, max_items: int, lease_s: float, now: float) -> Batch | None:
+        batch_id = new_batch_id()
+        raw_items = self._claim_new(
+            keys=[self.k_outbox, self.k_batches, self.k_leases],
+            args=[max_items, batch_id, now + lease_s, Batch.header(created=now)],
+        )
+        if not raw_items:
+            return None
+        items = [Item.loads(x) for x in raw_items]
+        return Batch(id=batch_id, items=items, created=now)
+
+    def claim_retry(self, batch_id: str, lease_s: float, now: float) -> Batch | None:
+        raw = self._claim_retry(
+            keys=[self.k_retry, self.k_leases, self.k_batches], args=[batch_id, now + lease_s]
+        )
+        return Batch.loads(batch_id, raw) if raw else None
+
+    # -- finishing -------------------------------------------------------------------------
+    def forget(self, batch_id: str) -> bool:
+        return bool(
+            self._forget(
+                keys=[self.k_batches, self.k_leases, self.k_retry, self.k_recoveries],
+                args=[batch_id],
+            )
+        )
+
+    def reschedule(self, old_id: str | None, batches: Sequence[tuple[Batch, float]]) -> bool:
+        """Replace ``old_id`` by ``batches`` (each due at its time); atomic."""
+        args: list[Any] = [old_id or ""]
+        for batch, due in batches:
+            args.extend([batch.id, batch.dumps(), due])
+        return bool(
+            self._reschedule(
+                keys=[self.k_batches, self.k_leases, self.k_retry, self.k_recoveries], args=args
+            )
+        )
+
+    def release(self, batch_id: str, now: float) -> bool:
+        """Give a leased batch back (shutdown): it becomes a retry due now, attempts unchanged."""
+        return bool(self._release(keys=[self.k_leases, self.k_retry], args=[batch_id, now]))
+
+    def recover(self, now: float) -> int:
+        """Expired leases (their worker died or hung) become retries due now."""
+        return int(self._recover(keys=[self.k_leases, self.k_retry, self.k_recoveries], args=[now]))
+
+    def recoveries(self, batch_id: str) -> int:
+        """How often this batch's lease expired: its worker died or hung while sending it."""
+        return int(self.r.hget(self.k_recoveries, batch_id) or 0)
+
+    def drop_expired_head(self, is_expired: Any, limit: int = 10_000) -> list[Item]:
+        """Pop items from the head while ``is_expired(item)``; for the beat expiry job.
+
+        The head is checked with a WATCH/MULTI so a concurrent claim never loses an item.
+        """
+        dropped: list[Item] = []
+        while len(dropped) < limit:
+            with self.r.pipeline() as pipe:
+                try:
+                    pipe.watch(self.k_outbox)  # type: ignore[no-untyped-call]
+                    head = pipe.lindex(self.k_outbox, 0)
+                    if head is None:
+                        break
+                    item = Item.loads(_bytes(head))
+                    if not is_expired(item):
+                        break
+                    pipe.multi()
+                    pipe.lpop(self.k_outbox)
+                    pipe.execute()
+                    dropped.append(item)
+                except redis.WatchError:
+                    continue
+        return dropped
+
+    def batch_ids(self) -> list[str]:
+        return [_text(b) for b in self.r.hkeys(self.k_batches)]
+
+
+def _bytes(value: bytes | str) -> bytes:
+    return value if isinstance(value, bytes) else value.encode()
+
+
+def _text(value: bytes | str | Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
