@@ -1,46 +1,73 @@
-"""Ingest and delivery tasks."""
+"""Ingest and delivery tasks: doorbells. Their arguments are destination names only.
+
+An event never travels in a Celery message: it lives in the destination's intake stream, its
+outbox or a batch (``worker.store``), moved by atomic scripts. So a doorbell lost with a Redis
+crash, doubled by a redelivery or dropped as malformed costs nothing: beat rings again for
+every destination with work. Redis trouble is therefore logged, not retried through the broker
+(a retry republishes through the same broken Redis, and Celery turns a failed republish into
+a dropped message).
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import redis
 
 from worker import flush as flushing
 from worker import ingest as ingesting
-from worker.celery_app import TASK_NAMES, app, get_runtime
+from worker.celery_app import TASK_LIMITS, TASK_NAMES, app, get_runtime
 from worker.jobs import probe_auth as _probe_auth
 
 __all__ = ["flush", "ingest", "probe_auth"]
 
-
-#: Redis trouble is infrastructure, not the events' fault: the message is sent again (Celery
-#: republishes it with a countdown) instead of being acknowledged as failed and lost.
-INFRASTRUCTURE_RETRY: dict[str, Any] = {
-    "autoretry_for": (redis.RedisError, ConnectionError),
-    "retry_backoff": 1,
-    "retry_backoff_max": 30,
-    "retry_jitter": True,
-    "max_retries": None,
-}
+log = logging.getLogger(__name__)
 
 
-@app.task(name=TASK_NAMES["ingest"], ignore_result=True, **INFRASTRUCTURE_RETRY)
-def ingest(destination: str, events: list[Any] | str) -> dict[str, int]:
-    """Transform a chunk of raw Masivo events and queue, count or dead-letter each.
+@app.task(name=TASK_NAMES["ingest"], ignore_result=True, **TASK_LIMITS["ingest"])
+def ingest(destination: str, events: Any = None) -> dict[str, Any]:
+    """Ingest one intake entry of ``destination`` (and ring again while entries wait).
 
-    ``events`` is a list, or one string holding a JSON array (what our producer sends).
+    ``events`` is the legacy message format (events inside the message): they are appended to
+    the intake first, and from then on are as safe as any other; until then they live only in
+    the broker's list, with kombu's weaker guarantees (README, "Producers in other languages").
     """
-    return ingesting.ingest(get_runtime(), str(destination), ingesting.decode_chunk(events))
+    d = str(destination)
+    rt = get_runtime()
+    try:
+        if events is not None:
+            chunk = ingesting.decode_chunk(events)
+            rt.intake(d).append(ingesting.encode_chunk(chunk), len(chunk))
+        rt.unring(d)
+        report = ingesting.ingest_next(rt, d)
+    except redis.RedisError as exc:
+        log.warning(
+            "ingest: Redis unavailable (%s); the intake keeps the events, beat rings again",
+            type(exc).__name__,
+            extra={"destination": d},
+        )
+        return {"destination": d, "action": "redis_unavailable"}
+    return {"destination": d, "action": report.action, **report.as_dict()}
 
 
-@app.task(name=TASK_NAMES["flush"], ignore_result=True, **INFRASTRUCTURE_RETRY)
-def flush(destination: str) -> str:
+@app.task(name=TASK_NAMES["flush"], ignore_result=True, **TASK_LIMITS["flush"])
+def flush(destination: str) -> dict[str, Any]:
     """Deliver at most one batch of ``destination``; it re-arms itself while work remains."""
-    return flushing.flush(get_runtime(), destination).action
+    d = str(destination)
+    try:
+        report = flushing.flush(get_runtime(), d)
+    except redis.RedisError as exc:
+        log.warning(
+            "flush: Redis unavailable (%s); batches keep their leases, beat re-arms",
+            type(exc).__name__,
+            extra={"destination": d},
+        )
+        return {"destination": d, "action": "redis_unavailable"}
+    return {"destination": d, "action": str(report.action), "events": report.events}
 
 
-@app.task(name=TASK_NAMES["probe_auth"], ignore_result=True)
+@app.task(name=TASK_NAMES["probe_auth"], ignore_result=True, **TASK_LIMITS["probe_auth"])
 def probe_auth() -> dict[str, str]:
     """Try paused destinations' tokens with one real event; resume those that work."""
     return _probe_auth(get_runtime())

@@ -26,7 +26,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from celery import Celery, signals
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from worker.serialization import use_orjson_for_json
 from worker.settings import Settings, load_settings
@@ -36,12 +36,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "QUEUES",
+    "TASK_LIMITS",
     "TASK_NAMES",
     "app",
     "celery_config",
     "get_runtime",
     "get_settings",
     "redis_url",
+    "ring_ingest",
 ]
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,17 @@ ROUTES = {
     TASK_NAMES["recover"]: {"queue": "maintenance"},
     TASK_NAMES["expire"]: {"queue": "maintenance"},
     TASK_NAMES["replay_dlq"]: {"queue": "maintenance"},
+}
+
+#: soft / hard time limits (s) per task. A hard limit stays below the lease (60 s) of what
+#: the task holds, so a hung task is killed before another worker takes its work over.
+TASK_LIMITS: dict[str, dict[str, int]] = {
+    "ingest": {"soft_time_limit": 30, "time_limit": 45},
+    "flush": {"soft_time_limit": 30, "time_limit": 45},
+    "probe_auth": {"soft_time_limit": 30, "time_limit": 45},
+    "recover": {"soft_time_limit": 120, "time_limit": 150},
+    "expire": {"soft_time_limit": 240, "time_limit": 280},
+    "replay_dlq": {"soft_time_limit": 240, "time_limit": 280},
 }
 
 _settings: Settings | None = None
@@ -92,7 +105,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "broker_url": url,
         "broker_transport_options": {"visibility_timeout": 900},
         "broker_connection_retry_on_startup": True,
-        "task_queues": [Queue(q) for q in QUEUES],
+        # each queue its own direct exchange and routing key: a message published to one
+        # binding lands in exactly one queue
+        "task_queues": [Queue(q, Exchange(q, type="direct"), routing_key=q) for q in QUEUES],
         "task_default_queue": "ingest",
         "task_routes": ROUTES,
         "task_acks_late": True,
@@ -100,7 +115,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_ignore_result": True,
         "worker_prefetch_multiplier": 1,
         "worker_send_task_events": True,
-        "task_send_sent_event": True,
+        # no "task-sent" events: Flower would keep a series per producer process
+        "task_send_sent_event": False,
         "task_serializer": "json",
         "accept_content": ["json"],
         "worker_hijack_root_logger": False,
@@ -145,14 +161,41 @@ def _configure(sender: Celery, **_: Any) -> None:
     init_sentry(settings)
 
 
+def ring_ingest(destination: str) -> None:
+    """Ring the ingest doorbell; a failed publish is harmless (beat rings again)."""
+    try:
+        app.send_task(
+            TASK_NAMES["ingest"],
+            args=[destination],
+            queue="ingest",
+            routing_key="ingest",
+            argsrepr=f"({destination!r})",
+        )
+    except Exception as exc:  # the broker is Redis: down or full; the intake holds the events
+        log.warning(
+            "ingest doorbell not sent (%s); beat rings again",
+            type(exc).__name__,
+            extra={"destination": destination},
+        )
+
+
 def _schedule_flush(destination: str, countdown: float) -> None:
-    app.send_task(
-        TASK_NAMES["flush"],
-        args=[destination],
-        countdown=countdown if countdown > 0 else None,
-        queue="deliver",
-        argsrepr=f"({destination!r})",
-    )
+    """Ask for a flush; a failed publish is harmless (beat's recovery re-arms)."""
+    try:
+        app.send_task(
+            TASK_NAMES["flush"],
+            args=[destination],
+            countdown=countdown if countdown > 0 else None,
+            queue="deliver",
+            routing_key="deliver",
+            argsrepr=f"({destination!r})",
+        )
+    except Exception as exc:  # the broker is Redis: down or full; the outbox holds the events
+        log.warning(
+            "flush not scheduled (%s); beat re-arms",
+            type(exc).__name__,
+            extra={"destination": destination},
+        )
 
 
 def get_runtime() -> Runtime:
@@ -174,6 +217,7 @@ def get_runtime() -> Runtime:
                 partner_name=settings.partner_name,
             ),
             schedule_flush=_schedule_flush,
+            schedule_ingest=ring_ingest,
         )
         _runtime = rt
     return _runtime

@@ -1,8 +1,16 @@
-"""Ingest: raw Masivo events of one destination → outcomes → outbox, counters, dead letters.
+"""Ingest: one intake entry of a destination → outcomes → outbox, counters, dead letters.
 
-The pure transform decides each event's outcome: *send* → the destination's outbox, *drop* →
-a counter by reason, *reject* → the dead-letter queue with the raw event. Nothing here sleeps
-or sends HTTP; a flush is armed when events wait.
+The doorbell task calls :func:`ingest_next`: it claims one entry of the destination's intake
+stream (a new one, or one whose worker died: :class:`~worker.store.intake.Intake`), rings the
+doorbell again so another worker can take the next entry meanwhile, transforms every raw event
+(pure), and commits: the outbox append, the counters and the entry's acknowledgement are one
+Lua script. Rejects go to the dead-letter queue just before the commit (a crash between the
+two repeats them, never loses them). Nothing is acknowledged anywhere else, so a crash, a Redis
+restart or a full Redis at any point leaves the entry pending, to be taken over after its lease.
+
+An entry that cannot be decoded is dead-lettered whole (``undecodable``); one whose workers
+keep dying (claimed more than ``max_recoveries`` times) is dead-lettered whole as
+``worker_lost``: never retried forever, never dropped.
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -18,13 +27,44 @@ from transforms import transform
 from transforms.outcome import Drop, Reject, Send
 from worker.errors import ConfigError
 from worker.runtime import Runtime
-from worker.store import counters
+from worker.serialization import json_default
 from worker.store.deadletter import DeadLetter
+from worker.store.intake import Entry, Intake, consumer_name
 from worker.store.outbox import Item
 
-__all__ = ["decode_chunk", "ingest"]
+__all__ = ["IngestReport", "decode_chunk", "ingest", "ingest_next", "transform_chunk"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What ingesting did: counts by outcome (for Flower, logs and tests)."""
+
+    action: str = "idle"  # idle | ingested | duplicate | dead
+    received: int = 0
+    queued: int = 0
+    dropped: int = 0
+    rejected: int = 0
+    entries: int = 0
+    detail: str = ""
+    by_reason: Counter[str] = field(default_factory=Counter)
+
+    def add(self, other: IngestReport) -> None:
+        self.received += other.received
+        self.queued += other.queued
+        self.dropped += other.dropped
+        self.rejected += other.rejected
+        self.entries += other.entries
+        self.by_reason.update(other.by_reason)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "received": self.received,
+            "queued": self.queued,
+            "dropped": self.dropped,
+            "rejected": self.rejected,
+        }
 
 
 def _raw_event_id(raw: Any) -> str | None:
@@ -36,34 +76,55 @@ def _raw_event_id(raw: Any) -> str | None:
 
 
 def decode_chunk(events: Any) -> list[Any]:
-    """An ingest message's ``events``: a list, or a string holding a JSON array.
+    """A chunk's events: a list, or bytes/a string holding a JSON array.
 
     Anything else is kept as one event, so it is rejected and dead-lettered with a reason
-    instead of failing the whole message.
+    instead of failing the whole chunk.
     """
-    if isinstance(events, str | bytes):
+    if isinstance(events, str | bytes | bytearray | memoryview):
         try:
             events = orjson.loads(events)
         except orjson.JSONDecodeError:
-            return [events]
+            return [events if isinstance(events, str) else bytes(events).decode("utf-8", "replace")]
     return events if isinstance(events, list) else [events]
 
 
-def ingest(rt: Runtime, destination: str, raw_events: Iterable[Any]) -> dict[str, int]:
-    """Transform a chunk of raw events for ``destination``; returns counts by outcome."""
-    now = rt.clock()
-    events = list(raw_events)
+def encode_chunk(events: list[Any]) -> bytes:
+    """One JSON array; ``Decimal`` becomes a numeric string, sets become lists."""
+    return orjson.dumps(events, default=json_default)
+
+
+@dataclass(slots=True)
+class Transformed:
+    """A chunk's outcomes, ready to commit."""
+
+    items: list[Item]
+    tally: Counter[str]
+    rejects: list[DeadLetter]
+
+
+def transform_chunk(rt: Runtime, destination: str, events: list[Any], now: float) -> Transformed:
+    """Every raw event's outcome. Never raises for an event: a bug becomes a reject."""
+    tally: Counter[str] = Counter(received=len(events))
     try:
         dest = rt.settings.destination(destination)
     except ConfigError:
-        _reject_all(rt, destination, events, now, "unknown_destination")
-        return {"received": len(events), "rejected": len(events)}
+        detail = f"destination {destination!r} is not configured"
+        tally["rejected:unknown_destination"] = len(events)
+        unknown = [
+            _reject_entry(destination, raw, "unknown_destination", detail, now) for raw in events
+        ]
+        log.error("ingest: %d events for unknown destination %r", len(events), destination)
+        return Transformed([], tally, unknown)
     options = dest.transform_options()
     items: list[Item] = []
-    tally: Counter[str] = Counter(received=len(events))
     rejects: list[DeadLetter] = []
     for raw in events:
-        outcome = transform(raw, options, now)
+        try:
+            outcome = transform(raw, options, now)
+        except Exception as exc:  # a bug must cost one event, never its neighbours
+            log.exception("transform raised; event dead-lettered", extra={"destination": dest.id})
+            outcome = Reject("internal_error", f"transform raised {type(exc).__name__}")
         if isinstance(outcome, Send):
             items.extend(Item.of(e, now) for e in outcome.events)
         elif isinstance(outcome, Drop):
@@ -72,22 +133,102 @@ def ingest(rt: Runtime, destination: str, raw_events: Iterable[Any]) -> dict[str
             tally[f"rejected:{outcome.reason}"] += 1
             rejects.append(_reject_entry(destination, raw, outcome.reason, outcome.detail, now))
     tally["queued"] = len(items)
-    if rejects:
-        rt.dlq.add(rejects)  # before the counters: a crash here repeats, never loses
-    pipe = rt.redis.pipeline(transaction=True)
-    rt.outbox(destination).append(items, pipe)
-    counters.incr(pipe, destination, tally)
-    results = pipe.execute()
-    if items:
-        depth = int(results[0])  # RPUSH answers the outbox's new length
-        full = depth >= rt.settings.request_size_for(dest)
+    return Transformed(items, tally, rejects)
+
+
+def ingest_next(rt: Runtime, destination: str, *, ring: bool = True) -> IngestReport:
+    """Claim and ingest one intake entry of ``destination``; ``idle`` when there is none."""
+    intake = rt.intake(destination)
+    entry = intake.claim(consumer_name(), rt.settings.lease_s)
+    if entry is None:
+        return IngestReport("idle")
+    if ring:
+        rt.ring(destination)  # another worker may take the next entry meanwhile
+    now = rt.clock()
+    if entry.deliveries > rt.settings.max_recoveries:
+        return _dead_letter_entry(rt, intake, entry, now, "worker_lost")
+    if entry.chunk is None:
+        return _dead_letter_entry(rt, intake, entry, now, "undecodable")
+    try:
+        events = orjson.loads(entry.chunk)
+    except orjson.JSONDecodeError:
+        return _dead_letter_entry(rt, intake, entry, now, "undecodable")
+    if not isinstance(events, list):
+        events = [events]
+    done = transform_chunk(rt, destination, events, now)
+    if done.rejects:
+        rt.dlq.add(done.rejects)  # before the commit: a crash here repeats, never loses
+    depth = intake.commit(entry, [i.dumps() for i in done.items], dict(done.tally))
+    if depth is None:
+        return IngestReport("duplicate", entries=1, detail="committed by another worker")
+    if done.items:
+        dest = rt.settings.destination(destination)
+        full = depth >= rt.request_size(dest)
         rt.arm_flush(destination, 0.0 if full else rt.settings.linger_s)
-    return {
-        "received": len(events),
-        "queued": len(items),
-        "dropped": sum(v for k, v in tally.items() if k.startswith("dropped:")),
-        "rejected": len(rejects),
-    }
+    return _report(done)
+
+
+def _report(done: Transformed) -> IngestReport:
+    dropped = sum(v for k, v in done.tally.items() if k.startswith("dropped:"))
+    reasons = Counter(
+        {k: v for k, v in done.tally.items() if k.startswith(("dropped:", "rejected:"))}
+    )
+    return IngestReport(
+        "ingested",
+        received=done.tally["received"],
+        queued=len(done.items),
+        dropped=dropped,
+        rejected=len(done.rejects),
+        entries=1,
+        by_reason=reasons,
+    )
+
+
+def _dead_letter_entry(
+    rt: Runtime, intake: Intake, entry: Entry, now: float, reason: str
+) -> IngestReport:
+    """The whole entry to the dead-letter queue, then acknowledged: kept, never retried."""
+    events: Any = None
+    if entry.chunk is not None:
+        try:
+            events = orjson.loads(entry.chunk)
+        except orjson.JSONDecodeError:
+            events = entry.chunk.decode("utf-8", "replace")
+    count = len(events) if isinstance(events, list) else 1
+    if reason == "worker_lost":
+        detail = f"the workers ingesting this chunk died or hung {entry.deliveries - 1} times"
+    else:
+        detail = "intake entry is not a JSON chunk of events (field 'e')"
+    letter = DeadLetter(
+        destination=intake.destination,
+        reason=reason,
+        category="crashed" if reason == "worker_lost" else "rejected",
+        detail=f"{detail}; {count} events kept here whole",
+        attempts=entry.deliveries,
+        first_failure=now,
+        last_failure=now,
+        raw_event=events,
+    )
+    rt.dlq.add([letter])
+    counts = {"received": count, f"rejected:{reason}": count}
+    intake.commit(entry, [], counts)
+    log.error(
+        "intake entry dead-lettered whole (%s)",
+        reason,
+        extra={"destination": intake.destination, "entry_id": entry.id, "events": count},
+    )
+    return IngestReport("dead", received=count, rejected=count, entries=1, detail=reason)
+
+
+def ingest(rt: Runtime, destination: str, raw_events: Iterable[Any]) -> dict[str, int]:
+    """Append ``raw_events`` to the intake as one chunk, then ingest until the intake is
+    empty (replays, tests and the legacy ``tiktok.ingest`` message that carries events)."""
+    events = list(raw_events)
+    rt.intake(destination).append(encode_chunk(events), len(events))
+    total = IngestReport()
+    while (report := ingest_next(rt, destination, ring=False)).action != "idle":
+        total.add(report)
+    return total.as_dict()
 
 
 def _reject_entry(destination: str, raw: Any, reason: str, detail: str, now: float) -> DeadLetter:
@@ -104,15 +245,4 @@ def _reject_entry(destination: str, raw: Any, reason: str, detail: str, now: flo
         first_failure=now,
         last_failure=now,
         raw_event=raw,
-    )
-
-
-def _reject_all(rt: Runtime, destination: str, events: list[Any], now: float, reason: str) -> None:
-    detail = f"destination {destination!r} is not configured"
-    rt.dlq.add([_reject_entry(destination, raw, reason, detail, now) for raw in events])
-    counters.incr(
-        rt.redis, destination, {"received": len(events), f"rejected:{reason}": len(events)}
-    )
-    log.error(
-        "ingest: %d events for unknown destination %r dead-lettered", len(events), destination
     )

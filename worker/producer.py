@@ -1,27 +1,56 @@
-"""Producers' API: hand raw Masivo events to the ingest queue in chunks.
+"""Producers' API: append raw Masivo events to a destination's intake stream, in chunks.
 
-One Celery message carries a chunk of events (a message costs about a millisecond, a pure
-transform about ten microseconds). The chunk travels as one pre-encoded JSON string: Celery's
-prefork parent decodes every message and pickles it to a child, and one string costs a
-fraction of thousands of small objects (``bench/pipeline.py``). The task accepts a plain
-list too, which is simpler for producers in other languages. What Flower shows of a message is a summary (``argsrepr`` /
-``kwargsrepr``): the destination and the number of events, never the events (PII) themselves.
+A chunk (``MASIVO_TIKTOK_CHUNK`` events, one JSON array) is one entry of ``mtt:{d}:intake``;
+once :func:`enqueue` returns, every event it counted is acknowledged: it lives in Redis
+until the pipeline delivers, drops (with a counter and a reason) or dead-letters it. After each
+chunk a doorbell (the ``tiktok.ingest`` task, arguments: the destination only) is rung unless
+one is pending; if the broker cannot take it, nothing is lost: beat rings for every destination
+whose intake is not empty.
 
-Message contract for producers in other languages: see README, "Task message format".
+Before each chunk the producer checks two bounds and refuses with :class:`IntakeRefused`
+instead of filling Redis: the destination's backlog (``MASIVO_TIKTOK_MAX_BACKLOG`` events
+waiting) and Redis' memory (``MASIVO_TIKTOK_MEMORY_SHARE`` of ``maxmemory``). The remaining
+memory is the workers' headroom: moving events forward never needs a refused write. A chunk
+that Redis itself refuses (OOM) is reported the same way. What was acknowledged before a
+refusal stays acknowledged: :attr:`IntakeRefused.accepted` says how many.
+
+Producers in other languages: README, "Producers in other languages".
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import Any
 
 import orjson
+import redis
 
+from worker.runtime import ring
 from worker.serialization import json_default
-from worker.settings import DEFAULT_DESTINATION
+from worker.settings import DEFAULT_DESTINATION, Settings
+from worker.store.intake import Intake, backlog
 
-__all__ = ["chunked", "enqueue", "ingest_summary"]
+__all__ = ["IntakeGuard", "IntakeRefused", "chunked", "enqueue"]
+
+#: how long a reading of Redis' memory is trusted (s): one INFO per producer per interval
+MEMORY_READING_TTL_S = 0.5
+
+
+class IntakeRefused(Exception):
+    """The intake refused a chunk: a bound was reached. Nothing of that chunk was accepted.
+
+    ``reason`` is ``backlog`` (the destination has too many events waiting) or ``memory``
+    (Redis is near or at its ``maxmemory``); ``accepted`` is how many events of this call were
+    acknowledged before the refusal.
+    """
+
+    def __init__(self, reason: str, message: str, accepted: int = 0) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.accepted = accepted
 
 
 def chunked(events: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -30,16 +59,52 @@ def chunked(events: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-def _encode(chunk: list[Any]) -> str:
-    """One JSON string; ``Decimal`` becomes a numeric string, sets become lists."""
+def _encode(chunk: list[Any]) -> bytes:
     try:
-        return orjson.dumps(chunk, default=json_default).decode()
+        return orjson.dumps(chunk, default=json_default)
     except TypeError as exc:
         raise TypeError(f"enqueue: events must be JSON-serialisable ({exc})") from None
 
 
-def ingest_summary(destination: str, count: int) -> str:
-    return f"{{'destination': {destination!r}, 'events': '<{count} events>'}}"
+class IntakeGuard:
+    """The two bounds a producer checks before each chunk."""
+
+    def __init__(self, client: redis.Redis, max_backlog: int, memory_share: float) -> None:
+        self.r = client
+        self.max_backlog = max_backlog
+        self.memory_share = memory_share
+        self._memory: tuple[float, int, int] | None = None  # (read at, used, maxmemory)
+
+    def check(self, destination: str, adding: int) -> None:
+        if self.max_backlog:
+            waiting = backlog(self.r, destination)
+            if waiting + adding > self.max_backlog:
+                raise IntakeRefused(
+                    "backlog",
+                    f"destination {destination!r} has {waiting} events waiting (bound "
+                    f"{self.max_backlog}, MASIVO_TIKTOK_MAX_BACKLOG); retry when it drains",
+                )
+        if self.memory_share < 1:
+            used, limit = self._read_memory()
+            if limit and used > self.memory_share * limit:
+                raise IntakeRefused(
+                    "memory",
+                    f"Redis uses {used} of {limit} bytes (more than "
+                    f"{self.memory_share:.0%}, MASIVO_TIKTOK_MEMORY_SHARE); the rest is kept "
+                    "for delivery: retry when it drains",
+                )
+
+    def _read_memory(self) -> tuple[int, int]:
+        now = time.monotonic()
+        if self._memory is None or now - self._memory[0] > MEMORY_READING_TTL_S:
+            info: Any = self.r.info("memory")
+            self._memory = (now, int(info.get("used_memory", 0)), int(info.get("maxmemory", 0)))
+        return self._memory[1], self._memory[2]
+
+
+def _refused_by_redis(exc: redis.ResponseError) -> bool:
+    text = str(exc)
+    return text.startswith("OOM") or "maxmemory" in text
 
 
 def enqueue(
@@ -48,23 +113,41 @@ def enqueue(
     *,
     chunk_size: int | None = None,
     on_chunk: Callable[[int], None] | None = None,
+    settings: Settings | None = None,
+    client: redis.Redis | None = None,
+    doorbell: Callable[[str], None] | None = None,
 ) -> int:
-    """Queue ``events`` (decoded JSON values) for ``destination``; returns how many."""
-    from worker.celery_app import TASK_NAMES, app, get_settings
+    """Append ``events`` (decoded JSON values) to ``destination``'s intake; returns how many
+    were acknowledged. Raises :class:`IntakeRefused` when a bound is reached."""
+    from worker.celery_app import get_settings, redis_url, ring_ingest
 
-    size = chunk_size or get_settings().ingest_chunk_size
+    s = settings or get_settings()
+    r = client or redis.Redis.from_url(redis_url(s))
+    intake = Intake(r, destination)
+    guard = IntakeGuard(r, s.max_backlog_events, s.intake_memory_share)
+    send = doorbell or ring_ingest
+    size = chunk_size or s.ingest_chunk_size
     total = 0
-    with app.producer_or_acquire() as producer:
+    try:
         for chunk in chunked(events, size):
-            app.send_task(
-                TASK_NAMES["ingest"],
-                kwargs={"destination": destination, "events": _encode(chunk)},
-                queue="ingest",
-                argsrepr="()",
-                kwargsrepr=ingest_summary(destination, len(chunk)),
-                producer=producer,
-            )
+            encoded = _encode(chunk)
+            try:
+                guard.check(destination, len(chunk))
+                intake.append(encoded, len(chunk))
+            except IntakeRefused as exc:
+                exc.accepted = total
+                raise
+            except redis.ResponseError as exc:
+                if not _refused_by_redis(exc):
+                    raise
+                raise IntakeRefused(
+                    "memory", "Redis is at its maxmemory and refused the chunk", total
+                ) from None
             total += len(chunk)
+            ring(r, destination, send)
             if on_chunk is not None:
                 on_chunk(len(chunk))
+    finally:
+        if client is None:
+            r.close()
     return total

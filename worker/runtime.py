@@ -16,16 +16,44 @@ from dataclasses import dataclass, field
 import redis
 
 from worker.settings import Destination, Settings
-from worker.store import keys
+from worker.store import ratelimit
 from worker.store.deadletter import DeadLetterStore
+from worker.store.flags import Flags
+from worker.store.intake import Intake
 from worker.store.outbox import Outbox
 from worker.store.ratelimit import TokenBucket
 from worker.tiktok import TikTokClient
 
-__all__ = ["Runtime", "ScheduleFlush"]
+__all__ = ["Runtime", "ScheduleFlush", "ScheduleIngest", "ring"]
 
 #: ``schedule_flush(destination, countdown_s)`` asks for a flush of that destination later.
 ScheduleFlush = Callable[[str, float], None]
+#: ``schedule_ingest(destination)`` rings the ingest doorbell of that destination.
+ScheduleIngest = Callable[[str], None]
+
+#: a doorbell flag outlives a lost doorbell by this much; beat rings again anyway
+RUNG_TTL_MS = 30_000
+
+
+def _no_doorbell(destination: str) -> None:
+    """Tests that ingest inline need no doorbell."""
+
+
+def ring(client: redis.Redis, destination: str, send: ScheduleIngest) -> bool:
+    """Ring the ingest doorbell of ``destination`` unless one is pending; best effort.
+
+    The ingest task clears the flag before it claims an entry, so an entry appended after
+    that moment rings again and nothing is stranded. A doorbell that cannot be rung (Redis
+    full or gone) is not an error: the events are already in the intake, and beat rings for
+    every destination whose intake is not empty (the flag's TTL is only a safety net).
+    """
+    try:
+        if not Flags(client).ring(destination, RUNG_TTL_MS):
+            return False
+    except redis.RedisError:
+        return False
+    send(destination)
+    return True
 
 
 @dataclass
@@ -34,15 +62,24 @@ class Runtime:
     redis: redis.Redis
     client: TikTokClient
     schedule_flush: ScheduleFlush
+    schedule_ingest: ScheduleIngest = _no_doorbell
     clock: Callable[[], float] = time.time
     rng: random.Random = field(default_factory=random.Random)
     #: the process that built it; a forked child must build its own
     pid: int = field(default_factory=os.getpid)
     _outboxes: dict[str, Outbox] = field(default_factory=dict)
+    _intakes: dict[str, Intake] = field(default_factory=dict)
     _buckets: dict[str, TokenBucket] = field(default_factory=dict)
     _dlq: DeadLetterStore | None = None
+    _flags: Flags | None = None
     #: batches this process holds right now, as (destination, batch id)
     in_flight: set[tuple[str, str]] = field(default_factory=set)
+
+    @property
+    def flags(self) -> Flags:
+        if self._flags is None:
+            self._flags = Flags(self.redis)
+        return self._flags
 
     @property
     def dlq(self) -> DeadLetterStore:
@@ -56,15 +93,45 @@ class Runtime:
             box = self._outboxes[destination] = Outbox(self.redis, destination)
         return box
 
+    def intake(self, destination: str) -> Intake:
+        found = self._intakes.get(destination)
+        if found is None:
+            found = self._intakes[destination] = Intake(self.redis, destination)
+        return found
+
+    def ring(self, destination: str) -> bool:
+        """Ring the ingest doorbell of ``destination`` (see :func:`ring`)."""
+        try:
+            if not self.flags.ring(destination, RUNG_TTL_MS):
+                return False
+        except redis.RedisError:
+            return False  # best effort: see ring()
+        self.schedule_ingest(destination)
+        return True
+
+    def unring(self, destination: str) -> None:
+        """Clear the doorbell flag: called by the ingest task before it claims an entry."""
+        self.flags.unring(destination)
+
+    def _rate_limit(self, dest: Destination) -> float:
+        """The destination's events/s, else the default (0 = unlimited)."""
+        return dest.rate_limit if dest.rate_limit is not None else self.settings.rate_limit
+
+    def request_size(self, dest: Destination) -> int:
+        """Events per TikTok request for ``dest`` (:func:`~worker.store.ratelimit.request_size`)."""
+        s = self.settings
+        return ratelimit.request_size(self._rate_limit(dest), s.batch_size, s.burst)
+
     def bucket(self, dest: Destination) -> TokenBucket:
         name = dest.bucket_name
         bucket = self._buckets.get(name)
         if bucket is None:
+            s, limit = self.settings, self._rate_limit(dest)
             bucket = TokenBucket(
                 self.redis,
                 name,
-                rate=self.settings.rate_for(dest),
-                burst=self.settings.bucket_capacity_for(dest),
+                rate=ratelimit.refill_rate(limit, s.rate_headroom),
+                burst=ratelimit.bucket_capacity(limit, s.batch_size, s.burst),
             )
             self._buckets[name] = bucket
         return bucket
@@ -80,7 +147,7 @@ class Runtime:
 
     def disarm_flush(self, destination: str) -> None:
         """Forget that a flush is armed: the next :meth:`arm_flush` schedules one for sure."""
-        self.redis.delete(keys.armed(destination))
+        self.flags.disarm(destination)
 
     def arm_flush(self, destination: str, countdown: float = 0.0) -> bool:
         """Ask for one flush of ``destination``; coalesces requests while one is pending.
@@ -90,7 +157,7 @@ class Runtime:
         should a scheduled flush be lost; beat's recovery re-arms every destination anyway.
         """
         ttl_ms = int((countdown + 30.0) * 1000)
-        if self.redis.set(keys.armed(destination), b"1", nx=True, px=ttl_ms):
+        if self.flags.arm(destination, ttl_ms):
             self.schedule_flush(destination, max(0.0, countdown))
             return True
         return False

@@ -12,6 +12,8 @@ key                             type    holds
 ``mtt:{d}:leases``              zset    batch id -> lease deadline (in flight)
 ``mtt:{d}:retry``               zset    batch id -> when it may be tried again
 ``mtt:{d}:recoveries``          hash    batch id -> expired leases (crash-loop breaker)
+``mtt:{d}:backlog``             hash    events waiting: ``intake`` (appended, not ingested),
+                                        ``batched`` (in leased or scheduled batches)
 ``mtt:{d}:stats``               hash    counters (:mod:`worker.store.counters`)
 ``mtt:{d}:paused``              string  why the destination is paused, JSON
 ``mtt:{d}:armed``               string  a flush is scheduled (coalesces flush requests)
@@ -34,6 +36,7 @@ __all__ = [
     "HEARTBEAT_PREFIX",
     "INTAKE_GROUP",
     "armed",
+    "backlog",
     "batches",
     "bucket",
     "dest_key",
@@ -84,6 +87,10 @@ def retry(destination: str) -> str:
 
 def recoveries(destination: str) -> str:
     return dest_key(destination, "recoveries")
+
+
+def backlog(destination: str) -> str:
+    return dest_key(destination, "backlog")
 
 
 def stats(destination: str) -> str:

@@ -26,7 +26,7 @@ import orjson
 import redis
 
 from worker.store import keys
-from worker.store.lua import script
+from worker.store.lua import Script
 
 __all__ = ["Batch", "Item", "Outbox", "new_batch_id"]
 
@@ -151,12 +151,13 @@ class Outbox:
         self.k_leases = keys.leases(destination)
         self.k_retry = keys.retry(destination)
         self.k_recoveries = keys.recoveries(destination)
-        self._claim_new = client.register_script(script("outbox_claim_new"))
-        self._claim_retry = client.register_script(script("outbox_claim_retry"))
-        self._forget = client.register_script(script("outbox_forget"))
-        self._reschedule = client.register_script(script("outbox_reschedule"))
-        self._recover = client.register_script(script("outbox_recover"))
-        self._release = client.register_script(script("outbox_release"))
+        self.k_backlog = keys.backlog(destination)
+        self._claim_new = Script(client, "outbox_claim_new", allow_oom=True)
+        self._claim_retry = Script(client, "outbox_claim_retry", allow_oom=True)
+        self._forget = Script(client, "outbox_forget", allow_oom=True)
+        self._reschedule = Script(client, "outbox_reschedule", allow_oom=True)
+        self._recover = Script(client, "outbox_recover", allow_oom=True)
+        self._release = Script(client, "outbox_release", allow_oom=True)
 
     # -- producing -------------------------------------------------------------------------
     def append(self, items: Sequence[Item], pipe: redis.client.Pipeline | None = None) -> None:
@@ -215,7 +216,7 @@ class Outbox:
     def claim_new(self, max_items: int, lease_s: float, now: float) -> Batch | None:
         batch_id = new_batch_id()
         raw_items = self._claim_new(
-            keys=[self.k_outbox, self.k_batches, self.k_leases],
+            keys=[self.k_outbox, self.k_batches, self.k_leases, self.k_backlog],
             args=[max_items, batch_id, now + lease_s, Batch.header(created=now)],
         )
         if not raw_items:
@@ -233,7 +234,13 @@ class Outbox:
     def forget(self, batch_id: str) -> bool:
         return bool(
             self._forget(
-                keys=[self.k_batches, self.k_leases, self.k_retry, self.k_recoveries],
+                keys=[
+                    self.k_batches,
+                    self.k_leases,
+                    self.k_retry,
+                    self.k_recoveries,
+                    self.k_backlog,
+                ],
                 args=[batch_id],
             )
         )
@@ -245,7 +252,14 @@ class Outbox:
             args.extend([batch.id, batch.dumps(), due])
         return bool(
             self._reschedule(
-                keys=[self.k_batches, self.k_leases, self.k_retry, self.k_recoveries], args=args
+                keys=[
+                    self.k_batches,
+                    self.k_leases,
+                    self.k_retry,
+                    self.k_recoveries,
+                    self.k_backlog,
+                ],
+                args=args,
             )
         )
 

@@ -1,17 +1,61 @@
 """Lua scripts, one file each, documented at their top (KEYS, ARGV, what they return).
 
-A package so that package data ships them; :func:`script` reads one by name, once.
+A package so that package data ships them. :func:`script` reads one by name;
+:class:`Script` registers one with a client, adding the ``allow-oom`` flag to the scripts
+that move events forward: at ``maxmemory`` Redis refuses every write command of a script that
+lacks it, and a full Redis must still be able to drain (deliver, free) what it holds. Flags
+exist from Redis 7.0; on 6.2 the script runs unflagged (and can then not write under OOM).
 """
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from importlib import resources
+from typing import Any
 
-__all__ = ["script"]
+import redis
+
+__all__ = ["Script", "script"]
+
+ALLOW_OOM = "#!lua flags=allow-oom\n"
 
 
 @cache
 def script(name: str) -> str:
     """The source of ``lua/<name>.lua``."""
     return resources.files(__name__).joinpath(f"{name}.lua").read_text(encoding="utf-8")
+
+
+_flags_by_pool: dict[int, bool] = {}
+_flags_lock = threading.Lock()
+
+
+def _server_knows_flags(client: redis.Redis) -> bool:
+    """Whether the server accepts script flags (Redis >= 7); asked once per connection pool."""
+    pool = id(client.connection_pool)
+    known = _flags_by_pool.get(pool)
+    if known is None:
+        version = str(client.info("server").get("redis_version", "0"))
+        known = int(version.split(".", 1)[0] or 0) >= 7
+        with _flags_lock:
+            _flags_by_pool[pool] = known
+    return known
+
+
+class Script:
+    """A registered script; resolved (and its server's flag support read) on first call."""
+
+    def __init__(self, client: redis.Redis, name: str, *, allow_oom: bool = False) -> None:
+        self.client = client
+        self.name = name
+        self.allow_oom = allow_oom
+        self._registered: Any = None
+
+    def __call__(self, keys: list[Any], args: list[Any], client: Any = None) -> Any:
+        if self._registered is None:
+            source = script(self.name)
+            if self.allow_oom and _server_knows_flags(self.client):
+                source = ALLOW_OOM + source
+            self._registered = self.client.register_script(source)
+        return self._registered(keys=keys, args=args, client=client)

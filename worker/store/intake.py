@@ -1,0 +1,217 @@
+"""Per-destination intake streams: where an acknowledged event lives until it is ingested.
+
+A producer appends a chunk of raw events to ``mtt:{d}:intake`` (a Redis stream) and rings a
+doorbell. The ingest task reads the stream through the consumer group ``ingest``: claiming is
+atomic (``XREADGROUP``), and a claimed entry stays in the group's pending list until the
+commit script acknowledges and deletes it in the same step as it moves the entry's events
+into the outbox and counters. A worker that dies, hangs or loses Redis at any point leaves the
+entry pending; after its lease (``min_idle_s``) another worker takes it over
+(``XAUTOCLAIM``). A Celery message is therefore only a doorbell: lost or doubled, it costs
+nothing, and beat rings again for every destination whose intake is not empty.
+
+Entry fields: ``e`` the chunk (a JSON array of raw Masivo events, bytes), ``n`` its number of
+events, ``c`` the events it counted in the destination's backlog (``mtt:{d}:backlog``, field
+``intake``) — set by :meth:`Intake.append`; an entry appended by another tool without ``c``
+is simply not part of the backlog bound.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from worker.store import keys
+from worker.store.lua import Script
+
+__all__ = ["Entry", "Intake", "backlog", "consumer_name"]
+
+
+def consumer_name() -> str:
+    """This process's name in the consumer group (host and pid: unique, readable)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One claimed intake entry: a chunk as the producer wrote it."""
+
+    id: str
+    chunk: bytes | None  # None: the entry has no ``e`` field (not one of ours)
+    counted: int  # events it added to the backlog (``c``), subtracted again on commit
+    deliveries: int  # how often it was handed to a consumer (1 = first time)
+
+
+class Intake:
+    """One destination's intake stream and its consumer group."""
+
+    def __init__(self, client: redis.Redis, destination: str) -> None:
+        self.r = client
+        self.destination = destination
+        self.k_intake = keys.intake(destination)
+        self.k_backlog = keys.backlog(destination)
+        self._append = Script(client, "intake_append")
+        self._commit = Script(client, "intake_commit", allow_oom=True)
+        self._group_ready = False
+
+    # -- producing -------------------------------------------------------------------------
+    def append(self, chunk: bytes, count: int) -> str:
+        """Append one encoded chunk of ``count`` events; returns the entry id.
+
+        Once this returns, the events are acknowledged: they live in Redis until ingested.
+        """
+        pipe = self.r.pipeline(transaction=False)
+        self._append(
+            keys=[self.k_intake, self.k_backlog],
+            args=[chunk, count, keys.INTAKE_GROUP],
+            client=pipe,
+        )
+        pipe.sadd(keys.DESTINATIONS, self.destination)
+        entry_id, _ = pipe.execute()
+        return _text(entry_id)
+
+    # -- consuming -------------------------------------------------------------------------
+    def ensure_group(self) -> None:
+        """Create the consumer group (from the stream's start) unless it exists."""
+        if self._group_ready:
+            return
+        try:
+            self.r.xgroup_create(self.k_intake, keys.INTAKE_GROUP, id="0", mkstream=True)
+        except redis.exceptions.OutOfMemoryError:
+            # XGROUP CREATE is refused at maxmemory even when the group exists; then it is
+            # only a question of whether it does (claiming and committing work under OOM)
+            if not self._group_exists():
+                raise
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._group_ready = True
+
+    def _group_exists(self) -> bool:
+        try:
+            groups: Any = self.r.xinfo_groups(self.k_intake)
+        except redis.ResponseError:
+            return False
+        return any(_text(g.get("name")) == keys.INTAKE_GROUP for g in groups)
+
+    def claim(self, consumer: str, min_idle_s: float) -> Entry | None:
+        """An entry whose lease ran out (its worker died or hung), else a new one, else None."""
+        self.ensure_group()
+        try:
+            return self._claim_stale(consumer, min_idle_s) or self._claim_new(consumer)
+        except redis.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            self._group_ready = False  # the stream was deleted (purged): make the group again
+            self.ensure_group()
+            return self._claim_new(consumer)
+
+    def _claim_new(self, consumer: str) -> Entry | None:
+        found: Any = self.r.xreadgroup(keys.INTAKE_GROUP, consumer, {self.k_intake: ">"}, count=1)
+        if not found:
+            return None
+        entry_id, fields = found[0][1][0]
+        return _entry(entry_id, fields, deliveries=1)
+
+    def _claim_stale(self, consumer: str, min_idle_s: float) -> Entry | None:
+        answer: Any = self.r.xautoclaim(
+            self.k_intake, keys.INTAKE_GROUP, consumer, int(min_idle_s * 1000), "0-0", count=1
+        )
+        claimed = answer[1] if len(answer) > 1 else []
+        for entry_id, fields in claimed:
+            if fields is None:  # deleted while pending (Redis 6.2 reports it so): let it go
+                self.r.xack(self.k_intake, keys.INTAKE_GROUP, entry_id)
+                continue
+            return _entry(entry_id, fields, deliveries=self._deliveries(entry_id))
+        return None
+
+    def _deliveries(self, entry_id: Any) -> int:
+        info: Any = self.r.xpending_range(
+            self.k_intake, keys.INTAKE_GROUP, min=entry_id, max=entry_id, count=1
+        )
+        return int(info[0]["times_delivered"]) if info else 1
+
+    def commit(self, entry: Entry, items: list[bytes], counts: dict[str, int]) -> int | None:
+        """Acknowledge and delete ``entry`` while appending ``items`` to the outbox and adding
+        ``counts`` to the counters, atomically. Returns the outbox's new length, or None when
+        the entry was already committed by a worker that took it over."""
+        args: list[Any] = [entry.id, keys.INTAKE_GROUP, entry.counted, len(items), *items]
+        for field, amount in counts.items():
+            if amount:
+                args.extend([field, int(amount)])
+        depth = int(
+            self._commit(
+                keys=[
+                    self.k_intake,
+                    keys.outbox(self.destination),
+                    keys.stats(self.destination),
+                    self.k_backlog,
+                ],
+                args=args,
+            )
+        )
+        return None if depth < 0 else depth
+
+    # -- inspecting ------------------------------------------------------------------------
+    def has_work(self, min_idle_s: float) -> bool:
+        """Entries not yet handed out, or pending longer than a lease (their worker died)."""
+        if not self.r.exists(self.k_intake):
+            return False
+        try:
+            groups: Any = self.r.xinfo_groups(self.k_intake)
+        except redis.ResponseError:
+            groups = []
+        group = next((g for g in groups if _text(g.get("name")) == keys.INTAKE_GROUP), None)
+        if group is None:
+            return bool(self.r.xlen(self.k_intake))
+        if int(self.r.xlen(self.k_intake)) > int(group.get("pending") or 0):
+            return True
+        if not group.get("pending"):
+            return False
+        stale: Any = self.r.xpending_range(
+            self.k_intake, keys.INTAKE_GROUP, "-", "+", 1, idle=int(min_idle_s * 1000)
+        )
+        return bool(stale)
+
+    def entries(self) -> int:
+        """Entries in the stream (pending ones included)."""
+        return int(self.r.xlen(self.k_intake))
+
+    def pending(self) -> int:
+        """Entries claimed by a worker and not yet committed."""
+        try:
+            summary: Any = self.r.xpending(self.k_intake, keys.INTAKE_GROUP)
+        except redis.ResponseError:
+            return 0
+        return int(summary.get("pending") or 0)
+
+
+def backlog(client: redis.Redis | Any, destination: str) -> int:
+    """Events of ``destination`` not yet delivered or finished: intake + outbox + batches."""
+    pipe = client.pipeline(transaction=False)
+    pipe.hmget(keys.backlog(destination), "intake", "batched")
+    pipe.llen(keys.outbox(destination))
+    (intake, batched), outbox = pipe.execute()
+    return max(0, int(intake or 0)) + max(0, int(batched or 0)) + int(outbox)
+
+
+def _entry(entry_id: Any, fields: dict[Any, Any], deliveries: int) -> Entry:
+    chunk = fields.get(b"e", fields.get("e"))
+    counted = fields.get(b"c", fields.get("c"))
+    try:
+        n = int(counted) if counted is not None else 0
+    except ValueError:
+        n = 0
+    return Entry(
+        id=_text(entry_id),
+        chunk=chunk.encode() if isinstance(chunk, str) else chunk,
+        counted=max(0, n),
+        deliveries=deliveries,
+    )
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
