@@ -11,7 +11,6 @@ same command sends the sample to the real TikTok, into the pixel's Test Events v
 
 from __future__ import annotations
 
-import argparse
 import os
 import secrets
 import signal
@@ -22,13 +21,16 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+import click
 import yaml
 
-from worker import jobs
+from cli._common import settings as load_settings
+from cli._group import Command
+from cli.status import status
 from worker.errors import ConfigError
 from worker.settings import DEFAULT_DESTINATION, Settings
 
-__all__ = ["add_demo"]
+__all__ = ["demo", "run_demo"]
 
 DEMO_PIXELS = {
     "brand-a": "C9DEMOAAAAAAAAAAAAAA",
@@ -79,9 +81,7 @@ def _real_mode(settings: Settings) -> bool:
     return True
 
 
-def _start(
-    args: argparse.Namespace, settings: Settings, stack: Stack, real: bool
-) -> dict[str, str]:
+def _start(settings: Settings, stack: Stack, real: bool) -> dict[str, str]:
     """Redis, emulator, destinations and the environment every process shares."""
     from worker.embedded import ensure_embedded
 
@@ -132,13 +132,16 @@ def _start(
     return env
 
 
-def run_demo(args: argparse.Namespace, settings: Settings) -> int:
+def run_demo(
+    settings: Settings, *, events: int = 2000, timeout: float = 300.0, keep_running: bool = False
+) -> int:
+    """Start the stack, enqueue ``events`` sample events, watch them to their end; exit code."""
     real = _real_mode(settings)
     data_dir = (settings.data_dir / "demo").resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     stack = Stack(data_dir)
     try:
-        env = _start(args, settings, stack, real)
+        env = _start(settings, stack, real)
         celery = [sys.executable, "-m", "celery", "-A", "worker"]
         stack.spawn(
             "worker", [*celery, "worker", "-c", "2", "--loglevel=WARNING", "-n", "demo@%h"], env
@@ -152,9 +155,9 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         from worker import celery_app
 
         celery_app._settings = None
-        counts, started = _enqueue(args.events, real)
-        code = _watch(counts, started, real, args.timeout)
-        if args.keep_running:
+        counts, started = _enqueue(events, real)
+        code = _watch(counts, started, real, timeout)
+        if keep_running:
             _keep_running(env, stack)
         return code
     finally:
@@ -162,7 +165,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _enqueue(total: int, real: bool) -> tuple[dict[str, int], float]:
-    from worker.demo_data import sample_events
+    from cli.demo_data import sample_events
     from worker.producer import enqueue
 
     by_dest: dict[str, list[Any]] = defaultdict(list)
@@ -214,9 +217,9 @@ def _watch(counts: dict[str, int], started: float, real: bool, timeout: float) -
     rt = get_runtime()
     tty = sys.stdout.isatty()
     last_print = 0.0
-    report = jobs.status(rt, list(counts))
+    report = status(rt, list(counts))
     while time.time() - started < timeout:
-        report = jobs.status(rt, list(counts))
+        report = status(rt, list(counts))
         now = time.time()
         if tty or now - last_print >= 2:
             print(
@@ -295,9 +298,32 @@ def _keep_running(env: dict[str, str], stack: Stack) -> None:
         print()
 
 
-def add_demo(sub: Any) -> None:
-    p = sub.add_parser("demo", help="run the whole pipeline locally on a realistic sample")
-    p.add_argument("--events", type=int, default=2000, help="size of the sample (default 2000)")
-    p.add_argument("--keep-running", action="store_true", help="leave the stack up afterwards")
-    p.add_argument("--timeout", type=float, default=300.0, help="give up after this many seconds")
-    p.set_defaults(handler=run_demo)
+@click.command(cls=Command)
+@click.option(
+    "--events",
+    type=click.IntRange(min=1),
+    default=2000,
+    metavar="N",
+    show_default=True,
+    help="Size of the sample.",
+)
+@click.option(
+    "--keep-running", is_flag=True, show_default=True, help="Leave the stack up afterwards."
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=300.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Give up (exit 1) after this many seconds.",
+)
+def demo(events: int, keep_running: bool, timeout: float) -> int:
+    """Run the whole pipeline locally on a realistic sample.
+
+    Starts an embedded Redis, the TikTok emulator, a worker and beat; enqueues the sample for
+    three brands (one with a wrong token); exits 0 when every event has reached its end. With
+    TIKTOK_PIXEL_CODE, TIKTOK_ACCESS_TOKEN and TIKTOK_TEST_EVENT_CODE set, sends the sample to
+    the real TikTok's Test Events view instead.
+    """
+    return run_demo(load_settings(), events=events, timeout=timeout, keep_running=keep_running)

@@ -7,13 +7,12 @@
 * :func:`replay` - dead-letter entries back through the normal path: a TikTok payload into the
   outbox (so the age rule and the rate limit apply), a rejected raw event through ingest.
 * :func:`probe_auth` - a paused destination tries one real event; success resumes it.
-* :func:`status` - counters and state per destination, for ``masivo-tiktok status``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -29,7 +28,7 @@ from worker.store.deadletter import DeadLetter
 from worker.store.outbox import Batch, Item, new_batch_id
 from worker.store.pause import paused_info, resume
 
-__all__ = ["RETRYABLE_CATEGORIES", "expire", "probe_auth", "recover", "replay", "status"]
+__all__ = ["RETRYABLE_CATEGORIES", "expire", "probe_auth", "recover", "replay"]
 
 log = logging.getLogger(__name__)
 
@@ -195,19 +194,3 @@ def _has_work(rt: Runtime, destination: str) -> bool:
     c = box.counts()
     return bool(c["outbox"] or c["scheduled_retries"] or c["in_flight"])
 
-
-def status(rt: Runtime, destinations: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
-    """Counters and live state per destination (configured or seen)."""
-    dlq_by_dest = rt.dlq.stats().get("by_destination", {})
-    out: dict[str, dict[str, Any]] = {}
-    for d in destinations or _destinations(rt):
-        box = rt.outbox(d)
-        state: dict[str, Any] = dict(box.counts())
-        state["dlq"] = int(dlq_by_dest.get(d, 0))
-        state["paused"] = paused_info(rt.redis, d)
-        dest = rt.settings.destinations.get(d)
-        if dest is not None:
-            state["bucket"] = rt.bucket(dest).state()
-            state["pixel_code"] = dest.pixel_code
-        out[d] = {"counters": counters.read(rt.redis, d), "state": state}
-    return out

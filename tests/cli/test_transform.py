@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from worker.cli import main
+from cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).parent / "masivo-tiktok")
@@ -89,7 +89,6 @@ def test_destination_settings_shape_the_preview(tmp_path: Path) -> None:
         pytest.param(
             ["transform", "/no/such/file"], {}, "cannot read /no/such/file", id="missing-file"
         ),
-        pytest.param(["transform", "--now", "yesterday"], {}, "not a time", id="bad-now"),
         pytest.param(
             ["transform"],
             {"MASIVO_TIKTOK_DESTINATIONS": "/no/such.yaml"},
@@ -98,19 +97,26 @@ def test_destination_settings_shape_the_preview(tmp_path: Path) -> None:
         ),
     ],
 )
-def test_bad_usage_or_configuration_exits_2_with_one_line(
+def test_bad_configuration_exits_2_with_one_line(
     args: list[str], env: dict[str, str], message: str
 ) -> None:
     result = run(*args, env=env)
     assert result.returncode == 2
     assert message in result.stderr
-    assert (
-        result.stderr.strip().splitlines()[-1].startswith("masivo-tiktok")
-    )  # one line, after usage
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("masivo-tiktok transform: ")
+
+
+def test_bad_usage_exits_2_with_usage_and_the_error_last() -> None:
+    result = run("transform", "--now", "yesterday")
+    assert result.returncode == 2
+    assert result.stderr.startswith("Usage: masivo-tiktok transform")
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: Invalid value for '--now'")
+    assert "not a time" in result.stderr
 
 
 def test_main_is_importable_and_returns_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["transform", "--destination", "nope"]) == 2
+    assert main.main(["transform", "--destination", "nope"], standalone_mode=False) == 2
     assert "unknown destination" in capsys.readouterr().err
 
 

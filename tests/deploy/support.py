@@ -1,7 +1,7 @@
 """Shared readers and checks for the deployment files (no Docker engine, no cluster needed).
 
 A command is valid when the project really has it: ``masivo-tiktok X ...`` must parse with
-:func:`worker.cli.build_parser`, ``celery -A worker X ...`` must name the project's Celery app,
+the click group :data:`cli.main`, ``celery -A worker X ...`` must name the project's Celery app,
 a Celery subcommand we use (worker, beat, flower) and only options that subcommand declares.
 Option *values* of Celery subcommands are not parsed: Celery's option callbacks read the app's
 configuration, which would connect to Redis.
@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import click
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,28 +104,39 @@ def compose_argv(service: dict[str, Any]) -> list[str]:
 # -- commands -------------------------------------------------------------------------------
 
 
-def subcommands() -> dict[str, argparse.ArgumentParser]:
-    from worker.cli import build_parser
+def subcommands() -> dict[str, click.Command]:
+    from cli import main
 
-    parser = build_parser()
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return dict(action.choices)
-    raise AssertionError("masivo-tiktok has no subcommands")
+    ctx = click.Context(main)
+    commands = {name: main.get_command(ctx, name) for name in main.list_commands(ctx)}
+    assert commands, "masivo-tiktok has no subcommands"
+    return {name: command for name, command in commands.items() if command is not None}
 
 
 def parse_masivo(argv: Sequence[str]) -> argparse.Namespace:
-    """Parse ``masivo-tiktok ARGS``: the subcommand and every flag must exist."""
-    from worker.cli import build_parser
+    """Parse ``masivo-tiktok ARGS`` (without running it): the subcommand and every flag must
+    exist. The namespace holds ``command`` (and ``action`` for a group such as ``dlq``) and
+    the parsed parameters."""
+    from cli import main
 
     assert argv[0] == "masivo-tiktok"
     assert len(argv) > 1, "masivo-tiktok needs a subcommand"
     known = subcommands()
     assert argv[1] in known, f"masivo-tiktok has no subcommand {argv[1]!r} (has {sorted(known)})"
+    command, args = known[argv[1]], list(argv[2:])
+    names = [argv[1]]
+    ctx = click.Context(main, info_name="masivo-tiktok")
     try:
-        return build_parser().parse_args(list(argv[1:]))
-    except SystemExit as exc:  # argparse's way of saying "bad usage"
-        raise AssertionError(f"masivo-tiktok rejects {' '.join(argv[1:])!r}") from exc
+        while isinstance(command, click.Group):
+            assert args, f"masivo-tiktok {' '.join(names)} needs a subcommand"
+            sub = command.get_command(ctx, args[0])
+            assert sub is not None, f"masivo-tiktok {' '.join(names)} has no {args[0]!r}"
+            command, names, args = sub, [*names, args[0]], args[1:]
+        parsed = command.make_context(" ".join(names), args, parent=ctx)
+    except click.ClickException as exc:  # click's way of saying "bad usage"
+        raise AssertionError(f"masivo-tiktok rejects {' '.join(argv[1:])!r}: {exc}") from exc
+    labels = dict(zip(("command", "action"), names, strict=False))
+    return argparse.Namespace(**labels, **parsed.params)
 
 
 def _flag_names(argv: Sequence[str]) -> list[str]:

@@ -6,9 +6,9 @@ import time
 
 from prometheus_client import generate_latest
 
+from cli.metrics import registry_for
 from tests.worker.conftest import FakeClock, drain
 from worker.ingest import ingest
-from worker.metrics import registry_for
 from worker.runtime import Runtime
 from worker.store.locks import run_once_per_period
 

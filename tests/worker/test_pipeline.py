@@ -308,7 +308,9 @@ def test_the_access_token_is_never_stored_in_redis_outside_settings(
 
 def test_status_reports_counters_and_state(rt: Runtime, clock: FakeClock) -> None:
     ingest(rt, "brand-a", [view(1), "bad"])
-    report = jobs.status(rt)
+    from cli.status import status
+
+    report = status(rt)
     a = report["brand-a"]
     assert a["counters"]["received"] == 2
     assert a["state"]["outbox"] == 1
@@ -420,7 +422,7 @@ def test_replaying_a_line_that_is_still_not_json_keeps_its_entry(rt: Runtime) ->
 def test_metrics_sum_custom_event_names_under_one_label(rt: Runtime, clock: FakeClock) -> None:
     from prometheus_client import generate_latest
 
-    from worker.metrics import registry_for
+    from cli.metrics import registry_for
 
     now = int(time.time())
     ingest(

@@ -207,13 +207,10 @@ def test_without_a_rate_limit_requests_carry_full_batches(tmp_path: Path) -> Non
 def test_demo_with_real_credentials_insists_on_a_test_event_code(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import argparse
-
-    from worker.demo import run_demo
+    from cli.demo import run_demo
 
     monkeypatch.setenv("TIKTOK_PIXEL_CODE", "C9AAAAAAAAAAAAAAAAAA")
     monkeypatch.setenv("TIKTOK_ACCESS_TOKEN", TOKEN)
-    args = argparse.Namespace(events=10, keep_running=False, timeout=5.0)
     with pytest.raises(ConfigError, match="TIKTOK_TEST_EVENT_CODE") as info:
-        run_demo(args, load_settings())
+        run_demo(load_settings(), events=10, timeout=5.0)
     assert TOKEN not in str(info.value)
