@@ -6,8 +6,7 @@
     ├── Retryable                 transient: 5xx, timeouts, network errors, unknown codes
     │   └── RateLimited           TikTok 40100: slow the destination's bucket down
     ├── Invalid                   TikTok 40002: the payload is wrong; bisect the batch
-    ├── AuthFailed                TikTok 40001 / 40105: pause the destination
-    └── Dropped                   policy outcome: never retried, counted by reason
+    └── AuthFailed                TikTok 40001 / 40105: pause the destination
     ConfigError                   bad settings or usage; the CLI exits 2 with one line
 
 The TikTok client (``worker.tiktok``) is the only place that turns httpx exceptions, HTTP
@@ -21,7 +20,6 @@ __all__ = [
     "AuthFailed",
     "ConfigError",
     "DeliveryError",
-    "Dropped",
     "Invalid",
     "RateLimited",
     "Retryable",
@@ -35,8 +33,9 @@ class ConfigError(Exception):
 class DeliveryError(Exception):
     """Base of every outcome of a delivery attempt that is not success."""
 
-    #: short category name, as stored in dead-letter entries and counters
-    category = "error"
+    #: what went wrong, in one word; an exhausted batch's dead letters take it as their reason
+    #: (a dead letter's *category* is another vocabulary: ``worker.store.deadletter.Category``)
+    kind = "error"
 
     def __init__(
         self,
@@ -56,7 +55,7 @@ class DeliveryError(Exception):
 class Retryable(DeliveryError):
     """Worth trying again later; ``retry_after`` is a hint in seconds, if the cause gave one."""
 
-    category = "retryable"
+    kind = "retryable"
 
     def __init__(
         self,
@@ -74,13 +73,13 @@ class Retryable(DeliveryError):
 class RateLimited(Retryable):
     """TikTok said 40100: too many requests for this token or pixel."""
 
-    category = "rate_limited"
+    kind = "rate_limited"
 
 
 class Invalid(DeliveryError):
     """TikTok refused the request as invalid (40002); the same body will never succeed."""
 
-    category = "invalid"
+    kind = "invalid"
 
     def __init__(
         self,
@@ -99,10 +98,4 @@ class Invalid(DeliveryError):
 class AuthFailed(DeliveryError):
     """The token is wrong, revoked (40105) or lacks permission on the pixel (40001)."""
 
-    category = "auth"
-
-
-class Dropped(DeliveryError):
-    """A policy outcome (too old, feature off): counted, never sent, never retried."""
-
-    category = "dropped"
+    kind = "auth"

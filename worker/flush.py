@@ -11,19 +11,21 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
-from transforms import is_too_old
+from transforms import DropReason, is_too_old
 from worker.errors import AuthFailed, ConfigError, DeliveryError, Invalid, RateLimited, Retryable
 from worker.runtime import Runtime
 from worker.settings import Destination
 from worker.store import counters
-from worker.store.deadletter import DeadLetter
+from worker.store.counters import Field, Prefix
+from worker.store.deadletter import Category, DeadLetter
 from worker.store.outbox import Batch, Item, Outbox, new_batch_id
-from worker.store.pause import is_paused, pause, resume
+from worker.store.pause import PauseKind, is_paused, pause, resume
 from worker.tiktok import describe
 
-__all__ = ["MAX_ARM_COUNTDOWN_S", "FlushReport", "backoff_s", "dead_letter_events", "flush"]
+__all__ = ["MAX_ARM_COUNTDOWN_S", "Action", "FlushReport", "flush"]
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +33,34 @@ log = logging.getLogger(__name__)
 MAX_ARM_COUNTDOWN_S = 30.0
 
 
+class Action(StrEnum):
+    """What one flush did (task results, logs, tests)."""
+
+    #: nothing to send (or nothing left after the age rule, or another worker took it)
+    IDLE = "idle"
+    #: the destination is paused: nothing sent
+    PAUSED = "paused"
+    #: a partial batch waits for company (the linger)
+    LINGER = "linger"
+    #: the token bucket is short: a flush is armed for when it is not
+    NO_TOKENS = "no_tokens"
+    #: TikTok accepted the batch
+    DELIVERED = "delivered"
+    #: a transient failure: the batch waits on the retry schedule
+    RETRY = "retry"
+    #: the batch was split to isolate a poison event (or one that kills its worker)
+    ISOLATED = "isolated"
+    #: TikTok refused the token: the destination is paused (``PauseKind.AUTH``)
+    AUTH = "auth"
+    #: events were dead-lettered (retries exhausted, a worker lost every time)
+    DEAD = "dead"
+
+
 @dataclass(frozen=True, slots=True)
 class FlushReport:
-    """What one flush did; ``action`` is one of the strings below, for logs and tests."""
+    """What one flush did, for logs and tests."""
 
-    action: str  # idle | paused | linger | no_tokens | delivered | retry | isolated | auth | dead
+    action: Action
     events: int = 0
     wait_s: float = 0.0
     detail: str = ""
@@ -46,30 +71,30 @@ def flush(rt: Runtime, destination: str, *, probe: bool = False) -> FlushReport:
     now = rt.clock()
     rt.disarm_flush(destination)
     if is_paused(rt.redis, destination) and not probe:
-        return FlushReport("paused")
+        return FlushReport(Action.PAUSED)
     try:
         dest = rt.settings.destination(destination)
     except ConfigError:
         log.error(
             "flush: destination %r is no longer configured; its events stay queued", destination
         )
-        return FlushReport("idle", detail="unknown destination")
+        return FlushReport(Action.IDLE, detail="unknown destination")
     box = rt.outbox(destination)
-    picked = _pick_work(rt, box, now, 1 if probe else rt.settings.request_size_for(dest))
+    picked = _pick_work(rt, box, now, 1 if probe else rt.request_size(dest))
     if isinstance(picked, FlushReport):
         return picked
     retry_id, size = picked
     grant = rt.bucket(dest).take(size)
     if grant.granted < size:
         rt.arm_flush(destination, grant.wait_s)
-        return FlushReport("no_tokens", wait_s=grant.wait_s)
+        return FlushReport(Action.NO_TOKENS, wait_s=grant.wait_s)
     lease_s = rt.settings.lease_s
     batch = (
         box.claim_retry(retry_id, lease_s, now) if retry_id else box.claim_new(size, lease_s, now)
     )
     if batch is None:
         rt.arm_flush(destination)
-        return FlushReport("idle", detail="lost the race for the batch")
+        return FlushReport(Action.IDLE, detail="lost the race for the batch")
     if retry_id and box.recoveries(batch.id) >= rt.settings.max_recoveries:
         return _quarantine(rt, dest, box, batch, now)
     if not probe and (box.depth() > 0 or _retry_due(box, now)):
@@ -101,14 +126,14 @@ def _pick_work(
     if depth == 0:
         if nxt is not None and nxt[1] - now <= MAX_ARM_COUNTDOWN_S:
             rt.arm_flush(box.destination, nxt[1] - now)
-        return FlushReport("idle")
+        return FlushReport(Action.IDLE)
     size = min(depth, batch_size)
     if size < batch_size and batch_size > 1:
         oldest = box.oldest_enqueued_at()
         waited = now - oldest if oldest is not None else rt.settings.linger_s
         if waited < rt.settings.linger_s:
             rt.arm_flush(box.destination, rt.settings.linger_s - waited)
-            return FlushReport("linger", wait_s=rt.settings.linger_s - waited)
+            return FlushReport(Action.LINGER, wait_s=rt.settings.linger_s - waited)
     return None, size
 
 
@@ -118,15 +143,15 @@ def _deliver(rt: Runtime, dest: Destination, box: Outbox, batch: Batch, probe: b
     fresh = [i for i in batch.items if not is_too_old(i.event_time, options, now)]
     expired = len(batch.items) - len(fresh)
     if expired:
-        counters.incr(rt.redis, dest.id, {"dropped:too_old": expired})
+        counters.incr(rt.redis, dest.id, {Prefix.DROPPED.of(DropReason.TOO_OLD): expired})
         log.info(
             "flush %s: %d events passed the age limit while waiting; dropped", dest.id, expired
         )
     if not fresh:
         box.forget(batch.id)
-        return FlushReport("idle", detail="everything expired")
+        return FlushReport(Action.IDLE, detail="everything expired")
     batch.items = fresh
-    counters.incr(rt.redis, dest.id, {"requests": 1})
+    counters.incr(rt.redis, dest.id, {Field.REQUESTS: 1})
     try:
         accepted = rt.client.send_raw(
             dest.pixel_code, dest.access_token, [i.raw for i in batch.items], dest.test_event_code
@@ -135,11 +160,13 @@ def _deliver(rt: Runtime, dest: Destination, box: Outbox, batch: Batch, probe: b
         return _handle_failure(rt, dest, box, batch, exc, probe)
     box.forget(batch.id)
     names = Counter(i.name for i in batch.items)
-    tally: dict[str, int | float] = {"delivered": len(batch.items)}
-    tally.update({f"delivered:{n}": c for n, c in names.items()})
-    tally["delivery_age_sum"] = float(sum(max(0.0, now - i.event_time) for i in batch.items))
-    tally["delivery_age_count"] = len(batch.items)
-    tally["delivery_latency_sum"] = float(sum(max(0.0, now - i.enqueued_at) for i in batch.items))
+    tally: dict[str, int | float] = {Field.DELIVERED: len(batch.items)}
+    tally.update({Prefix.DELIVERED.of(n): c for n, c in names.items()})
+    tally[Field.DELIVERY_AGE_SUM] = float(sum(max(0.0, now - i.event_time) for i in batch.items))
+    tally[Field.DELIVERY_AGE_COUNT] = len(batch.items)
+    tally[Field.DELIVERY_LATENCY_SUM] = float(
+        sum(max(0.0, now - i.enqueued_at) for i in batch.items)
+    )
     counters.incr(rt.redis, dest.id, tally)
     log.info(
         "delivered %d events",
@@ -150,7 +177,7 @@ def _deliver(rt: Runtime, dest: Destination, box: Outbox, batch: Batch, probe: b
         resume(rt.redis, dest.id)
         rt.arm_flush(dest.id)
         log.warning("destination %s: token works again; resumed", dest.id)
-    return FlushReport("delivered", events=len(batch.items))
+    return FlushReport(Action.DELIVERED, events=len(batch.items))
 
 
 def _handle_failure(
@@ -168,13 +195,13 @@ def _handle_failure(
         return _isolate(rt, dest, box, batch, exc, now)
     if isinstance(exc, RateLimited):
         rt.bucket(dest).penalize()
-        counters.incr(rt.redis, dest.id, {"rate_limited": 1})
+        counters.incr(rt.redis, dest.id, {Field.RATE_LIMITED: 1})
     return _retry_later(rt, dest, box, batch, exc, now)
 
 
 def _error_info(exc: DeliveryError, now: float) -> dict[str, Any]:
     return {
-        "category": exc.category,
+        "kind": exc.kind,
         "message": exc.message,
         "http_status": exc.http_status,
         "code": exc.code,
@@ -201,17 +228,17 @@ def _retry_later(
     s = rt.settings
     if batch.attempts >= s.max_attempts or now - batch.first_failure >= s.max_retry_age_s:
         dead_letter_events(
-            rt, dest.id, batch, exc, "exhausted", now, test_code=dest.test_event_code
+            rt, dest.id, batch, exc, Category.EXHAUSTED, now, test_code=dest.test_event_code
         )
         box.forget(batch.id)
-        return FlushReport("dead", events=len(batch.items), detail="retries exhausted")
+        return FlushReport(Action.DEAD, events=len(batch.items), detail="retries exhausted")
     hint = exc.retry_after if isinstance(exc, Retryable) else None
     delay = backoff_s(rt, max(1, batch.attempts), hint)
     box.reschedule(batch.id, [(batch, now + delay)])
-    counters.incr(rt.redis, dest.id, {"retried": len(batch.items)})
+    counters.incr(rt.redis, dest.id, {Field.RETRIED: len(batch.items)})
     if delay <= MAX_ARM_COUNTDOWN_S:
         rt.arm_flush(dest.id, delay)
-    return FlushReport("retry", events=len(batch.items), wait_s=delay, detail=exc.category)
+    return FlushReport(Action.RETRY, events=len(batch.items), wait_s=delay, detail=exc.kind)
 
 
 def _isolate(
@@ -227,14 +254,16 @@ def _isolate(
             attempts=batch.attempts + 1,
             first_failure=batch.first_failure or now,
         )
-        dead_letter_events(rt, dest.id, poison, exc, "invalid", now, test_code=dest.test_event_code)
+        dead_letter_events(
+            rt, dest.id, poison, exc, Category.INVALID, now, test_code=dest.test_event_code
+        )
         rest = [item for i, item in enumerate(batch.items) if i != poison_at]
         parts = [rest] if rest else []
     else:
         mid = len(batch.items) // 2
         parts = [batch.items[:mid], batch.items[mid:]]
     _requeue_parts(rt, dest, box, batch, parts, now)
-    return FlushReport("isolated", events=len(batch.items), detail=exc.message)
+    return FlushReport(Action.ISOLATED, events=len(batch.items), detail=exc.message)
 
 
 def _requeue_parts(
@@ -285,16 +314,16 @@ def _quarantine(
             dest.id,
             batch,
             error,
-            "crashed",
+            Category.CRASHED,
             now,
             test_code=dest.test_event_code,
             reason="worker_lost",
         )
         box.forget(batch.id)
-        return FlushReport("dead", events=1, detail="worker lost")
+        return FlushReport(Action.DEAD, events=1, detail="worker lost")
     mid = len(batch.items) // 2
     _requeue_parts(rt, dest, box, batch, [batch.items[:mid], batch.items[mid:]], now)
-    return FlushReport("isolated", events=len(batch.items), detail="worker lost")
+    return FlushReport(Action.ISOLATED, events=len(batch.items), detail="worker lost")
 
 
 def _on_auth(
@@ -302,8 +331,17 @@ def _on_auth(
 ) -> FlushReport:
     """Pause the destination; the batch waits, due now, for the probe or an operator."""
     box.reschedule(batch.id, [(batch, now)])
-    counters.incr(rt.redis, dest.id, {"auth_failures": 1})
-    if pause(rt.redis, dest.id, "auth", exc.message, now, code=exc.code, request_id=exc.request_id):
+    counters.incr(rt.redis, dest.id, {Field.AUTH_FAILURES: 1})
+    paused = pause(
+        rt.redis,
+        dest.id,
+        PauseKind.AUTH,
+        exc.message,
+        now,
+        code=exc.code,
+        request_id=exc.request_id,
+    )
+    if paused:
         log.error(
             "destination %s paused: TikTok refused its access token (%s)",
             dest.id,
@@ -311,7 +349,7 @@ def _on_auth(
             extra={"destination": dest.id},
         )
         _report_to_sentry(dest.id, exc)
-    return FlushReport("auth", events=len(batch.items), detail=exc.message)
+    return FlushReport(Action.AUTH, events=len(batch.items), detail=exc.message)
 
 
 def _report_to_sentry(destination: str, exc: DeliveryError) -> None:
@@ -323,7 +361,7 @@ def _report_to_sentry(destination: str, exc: DeliveryError) -> None:
         scope.set_tag("destination", destination)
         scope.set_tag("tiktok_code", str(exc.code))
         sentry_sdk.capture_message(
-            f"TikTok destination {destination} paused: {exc.category} ({exc.code})", level="error"
+            f"TikTok destination {destination} paused: {exc.kind} ({exc.code})", level="error"
         )
 
 
@@ -332,7 +370,7 @@ def dead_letter_events(
     destination: str,
     batch: Batch,
     exc: DeliveryError,
-    category: str,
+    category: Category,
     now: float,
     *,
     test_code: str | None = None,
@@ -348,7 +386,7 @@ def dead_letter_events(
             event_name=str(item.event.get("event"))
             if item.event.get("event") is not None
             else None,
-            reason=reason or (exc.category if category == "exhausted" else "tiktok_invalid"),
+            reason=reason or (exc.kind if category is Category.EXHAUSTED else "tiktok_invalid"),
             category=category,
             detail=exc.message,
             http_status=exc.http_status,
@@ -367,4 +405,4 @@ def dead_letter_events(
         for item in batch.items
     ]
     rt.dlq.add(entries)
-    counters.incr(rt.redis, destination, {f"dead_lettered:{category}": len(entries)})
+    counters.incr(rt.redis, destination, {Prefix.DEAD_LETTERED.of(category): len(entries)})

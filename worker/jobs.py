@@ -20,13 +20,13 @@ import orjson
 from transforms import is_too_old
 from transforms.options import TransformOptions
 from worker.errors import ConfigError
-from worker.flush import flush
+from worker.flush import Action, flush
 from worker.ingest import ingest
 from worker.runtime import Runtime
 from worker.store import counters
 from worker.store.deadletter import DeadLetter
 from worker.store.outbox import Batch, Item, new_batch_id
-from worker.store.pause import paused_info, resume
+from worker.store.pause import PauseKind, paused_info, resume
 
 __all__ = ["RETRYABLE_CATEGORIES", "expire", "probe_auth", "recover", "replay"]
 
@@ -173,17 +173,19 @@ def probe_auth(rt: Runtime) -> dict[str, str]:
     results: dict[str, str] = {}
     for d in _destinations(rt):
         info = paused_info(rt.redis, d)
-        if info is None or info.get("kind") != "auth":
+        if info is None or info.get("kind") != PauseKind.AUTH:
             continue
         if d not in rt.settings.destinations:
             continue
         report = flush(rt, d, probe=True)
-        if report.action == "idle" and not _has_work(rt, d):
+        if report.action == Action.IDLE and not _has_work(rt, d):
             resume(rt.redis, d)  # nothing to risk: the next delivery re-checks the token
             report_action = "resumed (nothing queued)"
         else:
             report_action = (
-                "resumed" if report.action == "delivered" else f"still paused ({report.action})"
+                "resumed"
+                if report.action == Action.DELIVERED
+                else f"still paused ({report.action})"
             )
         results[d] = report_action
     return results
@@ -193,4 +195,3 @@ def _has_work(rt: Runtime, destination: str) -> bool:
     box = rt.outbox(destination)
     c = box.counts()
     return bool(c["outbox"] or c["scheduled_retries"] or c["in_flight"])
-

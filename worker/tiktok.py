@@ -186,7 +186,7 @@ class TikTokClient:
 
 def describe(error: DeliveryError) -> str:
     """A log-safe one-liner (no token can be in any of these fields)."""
-    parts = [error.category, error.message]
+    parts = [error.kind, error.message]
     if error.code is not None:
         parts.append(f"code={error.code}")
     if error.http_status is not None:

@@ -1,31 +1,64 @@
 """Per-destination counters: every event ends in exactly one of these buckets.
 
-Stored in the hash ``mtt:{dest}:stats``. Field names, in one place:
-
-* ``received`` - raw events handed to ingest;
-* ``queued`` - TikTok events appended to the outbox (one raw event may make several);
-* ``delivered`` and ``delivered:<EventName>`` - accepted by TikTok;
-* ``dropped:<reason>`` - policy (too_old, feature_disabled, not_fulfilled, no_consent, ...);
-* ``rejected:<reason>`` - invalid input, dead-lettered with the raw event;
-* ``dead_lettered:<category>`` - delivery gave up (invalid, exhausted, ...);
-* ``retried`` - events put back on the retry schedule; ``requests`` - HTTP requests sent;
-* ``rate_limited`` - 40100 answers; ``auth_failures`` - 40001/40105 answers;
-* ``delivery_age_sum`` / ``delivery_age_count`` - seconds from event_time to acceptance.
+Stored in the hash ``mtt:{dest}:stats``. Field names, in one place: plain ones are
+:class:`Field`, labelled ones ``<prefix>:<label>`` are :class:`Prefix` (``Prefix.X.of(label)``).
+The stored strings are a wire format (dashboards, ``status``): never rename a value.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
+from enum import StrEnum
 from typing import Any
 
 import redis
 
 from worker.store import keys
 
-__all__ = ["Counts", "incr", "read", "read_all"]
+__all__ = ["Field", "Prefix", "incr", "known_destinations", "read"]
 
-Counts = Mapping[str, int | float]
+
+class Field(StrEnum):
+    """Plain counter fields."""
+
+    #: raw events handed to ingest
+    RECEIVED = "received"
+    #: TikTok events appended to the outbox (one raw event may make several)
+    QUEUED = "queued"
+    #: accepted by TikTok (also the prefix of ``delivered:<EventName>``)
+    DELIVERED = "delivered"
+    #: events put back on the retry schedule
+    RETRIED = "retried"
+    #: HTTP requests sent to TikTok
+    REQUESTS = "requests"
+    #: 40100 answers
+    RATE_LIMITED = "rate_limited"
+    #: 40001 / 40105 answers (the destination is paused, kind ``auth``)
+    AUTH_FAILURES = "auth_failures"
+    #: dead-letter entries sent through the normal path again
+    REPLAYED = "replayed"
+    #: seconds from event_time to acceptance, summed, and how many events
+    DELIVERY_AGE_SUM = "delivery_age_sum"
+    DELIVERY_AGE_COUNT = "delivery_age_count"
+    #: seconds from the outbox to acceptance, summed (count: ``delivery_age_count``)
+    DELIVERY_LATENCY_SUM = "delivery_latency_sum"
+
+
+class Prefix(StrEnum):
+    """Labelled counter fields, ``<prefix>:<label>``."""
+
+    #: ``delivered:<EventName>`` - accepted by TikTok, by TikTok event name
+    DELIVERED = "delivered"
+    #: ``dropped:<reason>`` - policy (``transforms.reasons.DropReason``)
+    DROPPED = "dropped"
+    #: ``rejected:<reason>`` - invalid input, dead-lettered with the raw event
+    REJECTED = "rejected"
+    #: ``dead_lettered:<category>`` - delivery gave up (``deadletter.Category``)
+    DEAD_LETTERED = "dead_lettered"
+
+    def of(self, label: str) -> str:
+        """The field name ``<prefix>:<label>``."""
+        return f"{self.value}:{label}"
 
 
 def incr(
@@ -33,7 +66,7 @@ def incr(
     destination: str,
     counts: Mapping[str, int | float],
 ) -> None:
-    """Add ``counts`` to the destination's counters, in one round trip.
+    """Add ``counts`` (field name -> amount) to the destination's counters, in one round trip.
 
     Given a pipeline, the commands join it (and its transaction); given a client, they are
     sent as one pipeline of their own.
@@ -47,16 +80,12 @@ def incr(
         if not amount:
             continue
         if isinstance(amount, float):
-            pipe.hincrbyfloat(k, field, amount)
+            pipe.hincrbyfloat(k, str(field), amount)
         else:
-            pipe.hincrby(k, field, amount)
+            pipe.hincrby(k, str(field), amount)
     pipe.sadd(keys.DESTINATIONS, destination)
     if own:
         pipe.execute()
-
-
-def by_prefix(names: Iterable[str], prefix: str) -> Counter[str]:
-    return Counter(f"{prefix}:{n}" for n in names)
 
 
 def read(client: redis.Redis, destination: str) -> dict[str, float]:
@@ -73,7 +102,3 @@ def known_destinations(client: redis.Redis) -> list[str]:
     return sorted(
         m.decode() if isinstance(m, bytes) else str(m) for m in client.smembers(keys.DESTINATIONS)
     )
-
-
-def read_all(client: redis.Redis) -> dict[str, dict[str, float]]:
-    return {d: read(client, d) for d in known_destinations(client)}

@@ -6,7 +6,7 @@ through it for the CLI (list / show / stats), for replay and for purge. The stre
 ``mtt:dlq``, so it lives on one Cluster slot; it is small by design (``dlq_max_entries``).
 
 Each entry has one field, ``d``: the :class:`DeadLetter` as JSON (orjson). Filtering by
-destination, reason or category happens in Python while paging — fine for a bounded stream,
+destination, reason or time happens in Python while paging — fine for a bounded stream,
 and it keeps every entry self-describing rather than spread over indexes that can drift.
 
 Trimming is approximate (``~``): Redis drops whole internal nodes, so the stream holds *at
@@ -25,6 +25,7 @@ import logging
 import math
 import re
 from collections.abc import Iterator, Sequence
+from enum import StrEnum
 from typing import Any, Final
 
 import orjson
@@ -33,23 +34,30 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from worker.store import keys
 
-__all__ = [
-    "CATEGORIES",
-    "DLQ_KEY",
-    "DeadLetter",
-    "DeadLetterStore",
-    "scrub",
-]
+__all__ = ["Category", "DeadLetter", "DeadLetterStore", "scrub"]
 
 log = logging.getLogger(__name__)
 
-DLQ_KEY: Final = keys.DLQ
 FIELD: Final = b"d"
 PAGE: Final = 500
 
-#: the categories in use; ``retryable`` and ``rate_limited`` (and ``exhausted``) are the ones
-#: beat replays, ``invalid`` / ``rejected`` need a fix first, ``auth`` a new token.
-CATEGORIES: Final = ("invalid", "auth", "retryable", "rate_limited", "rejected", "exhausted")
+
+class Category(StrEnum):
+    """Why delivery gave up on an event, in four words (``reason`` says more).
+
+    An auth or configuration failure never dead-letters: the destination is paused and its
+    events wait (``worker.store.pause``).
+    """
+
+    #: ingest: the raw event cannot be turned into a TikTok event (kept, with the reason)
+    REJECTED = "rejected"
+    #: TikTok refused this event (40002 named it, or bisection found it): fix, then replay
+    INVALID = "invalid"
+    #: retries or the retry age used up; ``reason`` is the last error's kind. Beat replays
+    EXHAUSTED = "exhausted"
+    #: the worker sending it died or hung every time (``reason`` ``worker_lost``)
+    CRASHED = "crashed"
+
 
 #: XRANGE rows with decoded ids (``list`` is a method name inside the class)
 _Rows = builtins.list[tuple[str, dict[Any, Any]]]
@@ -79,7 +87,7 @@ class DeadLetter(BaseModel):
 
     destination: str = Field(description="destination id")
     reason: str = Field(description="short code, e.g. invalid_event, token_revoked, too_old")
-    category: str = Field(description="one of CATEGORIES (open set)")
+    category: str = Field(description="a Category value (read as an open set)")
     event_id: str | None = Field(None, description="TikTok event_id (deduplication key)")
     event_name: str | None = Field(None, description="TikTok event name")
     http_status: int | None = Field(None, description="HTTP status of the last attempt")
@@ -107,12 +115,12 @@ class DeadLetter(BaseModel):
 class DeadLetterStore:
     """The ``mtt:dlq`` stream. Entry ids (``"1718000000000-0"``) name entries everywhere."""
 
-    def __init__(self, redis: redis.Redis, max_entries: int, *, key: str = DLQ_KEY) -> None:
+    def __init__(self, redis: redis.Redis, max_entries: int) -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be >= 1")
         self.redis = redis
         self.max_entries = max_entries
-        self.key = key
+        self.key = keys.DLQ
 
     def add(self, entries: Sequence[DeadLetter]) -> list[str]:
         """Append ``entries`` in one round trip (trimming the oldest); their ids, in order."""
@@ -127,21 +135,16 @@ class DeadLetterStore:
         self,
         destination: str | None = None,
         reason: str | None = None,
-        category: str | None = None,
         since: float | None = None,
         limit: int | None = None,
-        *,
-        before: float | None = None,
     ) -> list[tuple[str, DeadLetter]]:
-        """Matching entries, oldest first. ``since`` / ``before``: unix seconds it was added."""
+        """Matching entries, oldest first. ``since``: unix seconds it was added."""
         found: list[tuple[str, DeadLetter]] = []
         if limit is not None and limit <= 0:
             return found
-        for entry_id, entry in self._scan(since, before):
-            if (
-                (destination is None or entry.destination == destination)
-                and (reason is None or entry.reason == reason)
-                and (category is None or entry.category == category)
+        for entry_id, entry in self._scan(since):
+            if (destination is None or entry.destination == destination) and (
+                reason is None or entry.reason == reason
             ):
                 found.append((entry_id, entry))
                 if limit is not None and len(found) >= limit:
@@ -167,19 +170,16 @@ class DeadLetterStore:
         self,
         destination: str | None = None,
         reason: str | None = None,
-        category: str | None = None,
         since: float | None = None,
-        *,
-        before: float | None = None,
     ) -> int:
         """Delete every matching entry (all of them with no filter); how many."""
-        if all(f is None for f in (destination, reason, category, since, before)):
+        if all(f is None for f in (destination, reason, since)):
             pipe = self.redis.pipeline(transaction=True)
             pipe.xlen(self.key)
             pipe.delete(self.key)
             size, _ = pipe.execute()
             return int(size)
-        ids = [i for i, _ in self.list(destination, reason, category, since, before=before)]
+        ids = [i for i, _ in self.list(destination, reason, since)]
         return self.delete(ids)
 
     def size(self) -> int:
@@ -193,7 +193,7 @@ class DeadLetterStore:
         by_cat: dict[str, int] = {}
         oldest: str | None = None
         newest: str | None = None
-        for entry_id, entry in self._scan_raw(None, None):
+        for entry_id, entry in self._scan_raw(None):
             oldest = oldest or entry_id
             newest = entry_id
             dest, reason, cat = (str(entry.get(k)) for k in ("destination", "reason", "category"))
@@ -211,32 +211,24 @@ class DeadLetterStore:
 
     def iter_raw(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every entry as plain JSON, oldest first: for jobs that read a field or two."""
-        return self._scan_raw(None, None)
+        return self._scan_raw(None)
 
-    def _scan(self, since: float | None, before: float | None) -> Iterator[tuple[str, DeadLetter]]:
+    def _scan(self, since: float | None) -> Iterator[tuple[str, DeadLetter]]:
         """Every readable entry in id order, as models."""
-        for entry_id, raw in self._scan_raw(since, before):
+        for entry_id, raw in self._scan_raw(since):
             entry = _model(entry_id, raw)
             if entry is not None:
                 yield entry_id, entry
 
-    def _scan_raw(
-        self, since: float | None, before: float | None
-    ) -> Iterator[tuple[str, dict[str, Any]]]:
+    def _scan_raw(self, since: float | None) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every decodable entry in id order as plain JSON, XRANGE ``PAGE`` at a time.
 
         ``stats`` counts from these directly: building a model per entry made a scrape of a
         full dead-letter queue cost seconds.
         """
         start = "-" if since is None else str(max(0, math.ceil(since * 1000)))
-        end = "+"
-        if before is not None:
-            last_ms = math.ceil(before * 1000) - 1  # an incomplete max id covers its whole ms
-            if last_ms < 0:
-                return
-            end = str(last_ms)
         while True:
-            rows = self._xrange(start, end, PAGE)
+            rows = self._xrange(start, "+", PAGE)
             for entry_id, fields in rows:
                 entry = _decode_raw(entry_id, fields)
                 if entry is not None:

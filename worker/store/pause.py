@@ -1,12 +1,14 @@
 """Pausing a destination: its events stay queued, none are sent, none are dead-lettered.
 
-A destination is paused automatically when TikTok refuses its token (40001 / 40105) and by
-operators (``masivo-tiktok pause``). Beat's auth probe resumes an *auth* pause as soon as the
-token works again; an *operator* pause waits for ``masivo-tiktok resume``.
+A destination is paused automatically when TikTok refuses its token (40001 / 40105: kind
+``auth``) and by operators (``masivo-tiktok pause``: kind ``operator``). Beat's auth probe
+resumes an ``auth`` pause as soon as the token works again; an ``operator`` pause waits for
+``masivo-tiktok resume``.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 import orjson
@@ -14,14 +16,31 @@ import redis
 
 from worker.store import keys
 
-__all__ = ["is_paused", "pause", "paused_info", "resume"]
+__all__ = ["PauseKind", "is_paused", "pause", "paused_info", "resume"]
+
+
+class PauseKind(StrEnum):
+    """Why a destination is paused: ``kind`` in ``mtt:{d}:paused``."""
+
+    #: TikTok refused the access token (40001 / 40105)
+    AUTH = "auth"
+    #: ``masivo-tiktok pause``
+    OPERATOR = "operator"
 
 
 def pause(
-    client: redis.Redis, destination: str, kind: str, reason: str, now: float, **extra: Any
+    client: redis.Redis,
+    destination: str,
+    kind: PauseKind | str,
+    reason: str,
+    now: float,
+    **extra: Any,
 ) -> bool:
-    """Pause; returns True when this call paused it (False: it already was)."""
-    info = {"kind": kind, "reason": reason, "since": now, **extra}
+    """Pause; returns True when this call paused it (False: it already was).
+
+    ``kind`` must be a :class:`PauseKind` value (ValueError otherwise).
+    """
+    info = {"kind": PauseKind(kind).value, "reason": reason, "since": now, **extra}
     return bool(client.set(keys.paused(destination), orjson.dumps(info), nx=True))
 
 
