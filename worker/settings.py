@@ -10,7 +10,9 @@ Destinations come from two places, merged:
 * a YAML or JSON file named by ``MASIVO_TIKTOK_DESTINATIONS`` (``destinations: [...]``).
 
 Every validation error names the destination and the field, and never the value: an access
-token must not reach an error message, a log line or Sentry.
+token must not reach an error message, a log line or Sentry. Each setting is read from one
+environment variable, declared with :func:`env`. Bucket sizing is the rate limiter's
+(:mod:`worker.store.ratelimit`).
 """
 
 from __future__ import annotations
@@ -24,15 +26,7 @@ from typing import Any
 
 import phonenumbers
 import yaml
-from pydantic import (
-    AliasChoices,
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    field_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from transforms.options import DEFAULT_MAX_EVENT_AGE_S, Features, TransformOptions
@@ -43,6 +37,7 @@ __all__ = [
     "Destination",
     "FeatureSwitches",
     "Settings",
+    "env_name",
     "load_settings",
     "parse_destinations",
 ]
@@ -53,24 +48,20 @@ DEFAULT_DESTINATION = "default"
 TIKTOK_API_BASE_URL = "https://business-api.tiktok.com"
 PIXEL_CODE_RE = re.compile(r"^[0-9A-Z]{20}$")
 DESTINATION_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+#: an HTTP header value we can send as is: visible ASCII (0x21-0x7E), nothing else
+HEADER_TOKEN_RE = re.compile(r"[!-~]+")
 
 
-class FeatureSwitches(BaseModel):
-    """Which kinds of event this destination sends (all on by default)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    events: bool = Field(True, description="ClickButton, Search, Contact, ... and custom events")
-    conversions: bool = Field(True, description="ViewContent, AddToCart, ... conversions")
-    purchases: bool = Field(True, description="CompletePayment / Purchase, fulfilled only")
-    audiences: bool = Field(True, description="AudienceUpdated / AudienceRemoved")
-    customer_tags: bool = Field(True, description="customer-tag events")
+#: Which kinds of event a destination sends (all on by default): transforms' own switches,
+#: validated by pydantic as a plain dataclass (unknown keys are refused), so the two can
+#: never drift (pinned by tests/worker/test_settings.py).
+FeatureSwitches = Features
 
 
 class Destination(BaseModel):
     """One brand's TikTok pixel and how to deliver to it."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     id: str = Field(description="unique name of the destination, used in every command")
     pixel_code: str = Field(description="TikTok pixel code: 20 upper-case letters and digits")
@@ -87,7 +78,7 @@ class Destination(BaseModel):
     max_event_age_days: float = Field(
         DEFAULT_MAX_EVENT_AGE_S / 86400, gt=0, description="older events are dropped (too_old)"
     )
-    features: FeatureSwitches = Field(default_factory=FeatureSwitches)
+    features: Features = Field(default_factory=Features)
 
     @field_validator("id")
     @classmethod
@@ -106,10 +97,19 @@ class Destination(BaseModel):
 
     @field_validator("access_token")
     @classmethod
-    def _token_present(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip():
+    def _token_shape(cls, value: SecretStr) -> SecretStr:
+        token = value.get_secret_value().strip()
+        if not token:
             raise ValueError("is required")
-        return SecretStr(value.get_secret_value().strip())
+        if not HEADER_TOKEN_RE.fullmatch(token):
+            # It is sent as the Access-Token header: anything else fails every request (and
+            # the HTTP library's error would quote it). Never say which character: it is a
+            # piece of the secret.
+            raise ValueError(
+                "must be visible ASCII only (letters, digits, punctuation: no spaces, accents, "
+                "typographic quotes or control characters); it is sent as an HTTP header"
+            )
+        return SecretStr(token)
 
     @field_validator("max_event_age_days", mode="before")
     @classmethod
@@ -151,19 +151,12 @@ class Destination(BaseModel):
         return self.rate_limit_group or self.id
 
     def transform_options(self) -> TransformOptions:
-        f = self.features
         return TransformOptions(
             destination_id=self.id,
             default_currency=self.default_currency,
             phone_region=self.phone_region,
             max_event_age_s=int(self.max_event_age_days * 86400),
-            features=Features(
-                events=f.events,
-                conversions=f.conversions,
-                purchases=f.purchases,
-                audiences=f.audiences,
-                customer_tags=f.customer_tags,
-            ),
+            features=self.features,
         )
 
 
@@ -174,15 +167,23 @@ def _dotted(loc: tuple[Any, ...]) -> str:
 def _describe(
     error: ValidationError, where: str, name: Callable[[tuple[Any, ...]], str] = _dotted
 ) -> str:
-    """One line per problem, naming the field (as ``name`` spells it), never the input."""
+    """One line per problem, naming the field (as ``name`` spells it), never the input.
+
+    A message that quotes the input anyway (a careless validator) becomes its error type.
+    """
     parts = []
-    for item in error.errors(include_input=False, include_url=False):
+    for item in error.errors(include_url=False):
         msg = str(item["msg"]).removeprefix("Value error, ")
+        value = item.get("input")
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str) and len(value) >= 3 and value in msg:
+            msg = f"invalid ({item['type']})"
         parts.append(f"{where}: {name(tuple(item['loc']))}: {msg}")
     return "; ".join(parts)
 
 
-def parse_destinations(raw: Any, source: str, defaults: dict[str, Any]) -> list[Destination]:
+def parse_destinations(raw: Any, source: str) -> list[Destination]:
     """Validate the ``destinations`` list of a destinations file (already decoded)."""
     if isinstance(raw, dict):
         raw = raw.get("destinations")
@@ -195,10 +196,19 @@ def parse_destinations(raw: Any, source: str, defaults: dict[str, Any]) -> list[
         if not isinstance(item, dict):
             raise ConfigError(f"{where}: expected a mapping")
         try:
-            out.append(Destination(**{**defaults, **item}))
+            out.append(Destination(**item))
         except ValidationError as exc:
             raise ConfigError(_describe(exc, where)) from None
     return out
+
+
+def env(var: str, default: Any, **constraints: Any) -> Any:
+    """A :class:`Settings` field read from the environment variable ``var``.
+
+    The one alias mechanism: ``populate_by_name`` lets the field's own name be a keyword too;
+    the field's docstring is its description (``use_attribute_docstrings``).
+    """
+    return Field(default, validation_alias=var, **constraints)
 
 
 class Settings(BaseSettings):
@@ -210,188 +220,97 @@ class Settings(BaseSettings):
         case_sensitive=False,
         frozen=True,
         env_ignore_empty=True,
+        hide_input_in_errors=True,
+        use_attribute_docstrings=True,
     )
 
-    redis_url: str | None = Field(
-        None,
-        validation_alias=AliasChoices("redis_url", "REDIS_URL"),
-        description="Redis for broker and data; unset: an embedded Redis in data_dir",
-    )
-    tiktok_pixel_code: str | None = Field(
-        None,
-        validation_alias=AliasChoices("tiktok_pixel_code", "TIKTOK_PIXEL_CODE"),
-        description="pixel code of the `default` destination",
-    )
-    tiktok_access_token: SecretStr | None = Field(
-        None,
-        validation_alias=AliasChoices("tiktok_access_token", "TIKTOK_ACCESS_TOKEN"),
-        description="access token of the `default` destination",
-    )
-    tiktok_test_event_code: str | None = Field(
-        None,
-        validation_alias=AliasChoices("tiktok_test_event_code", "TIKTOK_TEST_EVENT_CODE"),
-        description="test event code of the `default` destination",
-    )
-    destinations_file: Path | None = Field(
-        None,
-        validation_alias=AliasChoices("destinations_file", "MASIVO_TIKTOK_DESTINATIONS"),
-        description="YAML or JSON file listing many destinations",
-    )
-    api_base_url: str = Field(
-        TIKTOK_API_BASE_URL,
-        validation_alias=AliasChoices("api_base_url", "TIKTOK_API_BASE_URL"),
-        description="TikTok Business API host; the emulator's address in tests",
-    )
-    rate_limit: float = Field(
-        1000.0,
-        ge=0,
-        validation_alias=AliasChoices("rate_limit", "TIKTOK_RATE_LIMIT"),
-        description="default events/s per destination bucket (0 = unlimited)",
-    )
-    sentry_dsn: SecretStr | None = Field(
-        None,
-        validation_alias=AliasChoices("sentry_dsn", "SENTRY_DSN"),
-        description="report errors and beat check-ins to Sentry (scrubbed)",
-    )
-    data_dir: Path = Field(
-        Path(".masivo-tiktok"),
-        validation_alias=AliasChoices("data_dir", "MASIVO_TIKTOK_DATA_DIR"),
-        description="where the embedded Redis keeps its AOF and socket",
-    )
-    batch_size: int = Field(
-        1000,
-        ge=1,
-        le=1000,
-        validation_alias=AliasChoices("batch_size", "MASIVO_TIKTOK_BATCH_SIZE"),
-        description="events per TikTok request (TikTok's maximum is 1000)",
-    )
-    linger_s: float = Field(
-        0.5,
-        ge=0,
-        le=10,
-        validation_alias=AliasChoices("linger_s", "MASIVO_TIKTOK_LINGER"),
-        description="how long a partial batch may wait for company before it is sent",
-    )
-    rate_headroom: float = Field(
-        0.01,
-        ge=0,
-        lt=0.5,
-        validation_alias=AliasChoices("rate_headroom", "MASIVO_TIKTOK_RATE_HEADROOM"),
-        description="share of the rate kept unused: TikTok's clock is not ours, and a 40100 "
-        "costs more than 1% of throughput",
-    )
-    burst: int | None = Field(
-        None,
-        ge=1,
-        validation_alias=AliasChoices("burst", "MASIVO_TIKTOK_BURST"),
-        description="TikTok's burst (bucket capacity) we assume; default max(batch_size, "
-        "rate_limit). Our own bucket holds this less one request, as slack",
-    )
-    max_attempts: int = Field(
-        12,
-        ge=1,
-        validation_alias=AliasChoices("max_attempts", "MASIVO_TIKTOK_MAX_ATTEMPTS"),
-        description="failed attempts of a batch (40100 answers excepted) before it is "
-        "dead-lettered",
-    )
-    max_recoveries: int = Field(
-        3,
-        ge=1,
-        validation_alias=AliasChoices("max_recoveries", "MASIVO_TIKTOK_MAX_RECOVERIES"),
-        description="expired leases of one batch before it is split (crash-loop breaker); "
-        "a single event that keeps killing workers is dead-lettered as worker_lost",
-    )
-    max_retry_age_s: float = Field(
-        6 * 3600,
-        gt=0,
-        validation_alias=AliasChoices("max_retry_age_s", "MASIVO_TIKTOK_MAX_RETRY_AGE"),
-        description="seconds after the first failure after which a batch is dead-lettered",
-    )
-    retry_base_s: float = Field(
-        2.0,
-        gt=0,
-        validation_alias=AliasChoices("retry_base_s", "MASIVO_TIKTOK_RETRY_BASE"),
-        description="first backoff; doubles per attempt with full jitter",
-    )
-    retry_max_s: float = Field(
-        300.0,
-        gt=0,
-        validation_alias=AliasChoices("retry_max_s", "MASIVO_TIKTOK_RETRY_MAX"),
-        description="longest backoff between attempts",
-    )
-    lease_s: float = Field(
-        60.0,
-        gt=0,
-        validation_alias=AliasChoices("lease_s", "MASIVO_TIKTOK_LEASE"),
-        description="a claimed batch not finished by then is put back by recovery",
-    )
-    http_timeout_s: float = Field(
-        10.0,
-        gt=0,
-        validation_alias=AliasChoices("http_timeout_s", "MASIVO_TIKTOK_HTTP_TIMEOUT"),
-        description="read timeout of a TikTok request",
-    )
-    dlq_max_entries: int = Field(
-        100_000,
-        ge=100,
-        validation_alias=AliasChoices("dlq_max_entries", "MASIVO_TIKTOK_DLQ_MAX"),
-        description="the dead-letter stream is trimmed to about this many entries",
-    )
-    auth_probe_s: float = Field(
-        60.0,
-        gt=0,
-        validation_alias=AliasChoices("auth_probe_s", "MASIVO_TIKTOK_AUTH_PROBE"),
-        description="how often a paused destination's token is probed",
-    )
-    dlq_replay_s: float = Field(
-        600.0,
-        gt=0,
-        validation_alias=AliasChoices("dlq_replay_s", "MASIVO_TIKTOK_DLQ_REPLAY"),
-        description="how often beat replays the retryable dead-letter categories",
-    )
-    recover_s: float = Field(
-        15.0,
-        gt=0,
-        validation_alias=AliasChoices("recover_s", "MASIVO_TIKTOK_RECOVER"),
-        description="how often beat recovers expired leases and due retries",
-    )
-    expire_s: float = Field(
-        300.0,
-        gt=0,
-        validation_alias=AliasChoices("expire_s", "MASIVO_TIKTOK_EXPIRE"),
-        description="how often beat drops what passed the age limit while waiting",
-    )
-    ingest_chunk_size: int = Field(
-        2000,
-        ge=1,
-        le=10_000,
-        validation_alias=AliasChoices("ingest_chunk_size", "MASIVO_TIKTOK_CHUNK"),
-        description="raw events per ingest task message (about 1 MB at 2000); a message costs "
-        "about as much as 100 transforms, so bigger chunks are cheaper (bench/pipeline.py)",
-    )
-    partner_name: str = Field(
-        "Masivo",
-        validation_alias=AliasChoices("partner_name", "MASIVO_TIKTOK_PARTNER_NAME"),
-        description="partner_name sent to TikTok",
-    )
+    redis_url: str | None = env("REDIS_URL", None)
+    """Redis for broker and data; unset: an embedded Redis in data_dir"""
+    tiktok_pixel_code: str | None = env("TIKTOK_PIXEL_CODE", None)
+    """pixel code of the `default` destination"""
+    tiktok_access_token: SecretStr | None = env("TIKTOK_ACCESS_TOKEN", None)
+    """access token of the `default` destination"""
+    tiktok_test_event_code: str | None = env("TIKTOK_TEST_EVENT_CODE", None)
+    """test event code of the `default` destination"""
+    destinations_file: Path | None = env("MASIVO_TIKTOK_DESTINATIONS", None)
+    """YAML or JSON file listing many destinations"""
+    api_base_url: str = env("TIKTOK_API_BASE_URL", TIKTOK_API_BASE_URL)
+    """TikTok Business API host; the emulator's address in tests"""
+    rate_limit: float = env("TIKTOK_RATE_LIMIT", 1000.0, ge=0)
+    """default events/s per destination bucket (0 = unlimited)"""
+    sentry_dsn: SecretStr | None = env("SENTRY_DSN", None)
+    """report errors and beat check-ins to Sentry (scrubbed)"""
+    data_dir: Path = env("MASIVO_TIKTOK_DATA_DIR", Path(".masivo-tiktok"))
+    """where the embedded Redis keeps its AOF and socket"""
+    batch_size: int = env("MASIVO_TIKTOK_BATCH_SIZE", 1000, ge=1, le=1000)
+    """events per TikTok request (TikTok's maximum is 1000)"""
+    linger_s: float = env("MASIVO_TIKTOK_LINGER", 0.5, ge=0, le=10)
+    """how long a partial batch may wait for company before it is sent"""
+    rate_headroom: float = env("MASIVO_TIKTOK_RATE_HEADROOM", 0.01, ge=0, lt=0.5)
+    """share of the rate kept unused: TikTok's clock is not ours, and a 40100 costs more than
+    1% of throughput
+    """
+    burst: int | None = env("MASIVO_TIKTOK_BURST", None, ge=1)
+    """TikTok's burst (bucket capacity) we assume; default max(batch_size, rate_limit). Our own
+    bucket holds this less one request, as slack
+    """
+    max_attempts: int = env("MASIVO_TIKTOK_MAX_ATTEMPTS", 12, ge=1)
+    """failed attempts of a batch (40100 answers excepted) before it is dead-lettered"""
+    max_recoveries: int = env("MASIVO_TIKTOK_MAX_RECOVERIES", 3, ge=1)
+    """expired leases of one batch before it is split (crash-loop breaker); a single event that
+    keeps killing workers is dead-lettered as worker_lost
+    """
+    max_retry_age_s: float = env("MASIVO_TIKTOK_MAX_RETRY_AGE", 6 * 3600, gt=0)
+    """seconds after the first failure after which a batch is dead-lettered"""
+    retry_base_s: float = env("MASIVO_TIKTOK_RETRY_BASE", 2.0, gt=0)
+    """first backoff; doubles per attempt with full jitter"""
+    retry_max_s: float = env("MASIVO_TIKTOK_RETRY_MAX", 300.0, gt=0)
+    """longest backoff between attempts"""
+    lease_s: float = env("MASIVO_TIKTOK_LEASE", 60.0, gt=0)
+    """a claimed batch not finished by then is put back by recovery"""
+    http_timeout_s: float = env("MASIVO_TIKTOK_HTTP_TIMEOUT", 10.0, gt=0)
+    """read timeout of a TikTok request"""
+    dlq_max_entries: int = env("MASIVO_TIKTOK_DLQ_MAX", 100_000, ge=100)
+    """the dead-letter stream is trimmed to about this many entries"""
+    auth_probe_s: float = env("MASIVO_TIKTOK_AUTH_PROBE", 60.0, gt=0)
+    """how often a paused destination's token is probed"""
+    dlq_replay_s: float = env("MASIVO_TIKTOK_DLQ_REPLAY", 600.0, gt=0)
+    """how often beat replays the retryable dead-letter categories"""
+    recover_s: float = env("MASIVO_TIKTOK_RECOVER", 15.0, gt=0)
+    """how often beat recovers expired leases and due retries"""
+    expire_s: float = env("MASIVO_TIKTOK_EXPIRE", 300.0, gt=0)
+    """how often beat drops what passed the age limit while waiting"""
+    ingest_chunk_size: int = env("MASIVO_TIKTOK_CHUNK", 2000, ge=1, le=10_000)
+    """raw events per ingest task message (about 1 MB at 2000); a message costs about as much
+    as 100 transforms, so bigger chunks are cheaper (bench/pipeline.py)
+    """
+    max_backlog_events: int = env("MASIVO_TIKTOK_MAX_BACKLOG", 2_000_000, ge=0)
+    """producers are refused while a destination has this many events waiting (intake + outbox
+    + batches; 0 = no bound)
+    """
+    intake_memory_share: float = env("MASIVO_TIKTOK_MEMORY_SHARE", 0.8, gt=0, le=1)
+    """producers are refused while Redis uses more than this share of its maxmemory: the rest
+    is headroom for workers to drain (1 = no headroom)
+    """
+    partner_name: str = env("MASIVO_TIKTOK_PARTNER_NAME", "Masivo")
+    """partner_name sent to TikTok"""
 
     @cached_property
     def destinations(self) -> dict[str, Destination]:
         """Every configured destination by id (validated once, on first use)."""
         found: list[Destination] = []
         if self.tiktok_pixel_code or self.tiktok_access_token:
-            token = self.tiktok_access_token
             try:
                 found.append(
                     Destination(
                         id=DEFAULT_DESTINATION,
                         pixel_code=self.tiktok_pixel_code or "",
-                        access_token=token or SecretStr(""),
+                        access_token=self.tiktok_access_token or SecretStr(""),
                         test_event_code=self.tiktok_test_event_code or None,
                     )
                 )
             except ValidationError as exc:
-                where = "environment: destination 'default'"
+                where = f"environment: destination {DEFAULT_DESTINATION!r}"
                 raise ConfigError(_describe(exc, where, _default_env_name)) from None
         if self.destinations_file is not None:
             found.extend(self._read_file(self.destinations_file))
@@ -432,7 +351,7 @@ class Settings(BaseSettings):
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark is not None else ""
             raise ConfigError(f"{source}: not valid YAML or JSON{where}") from None
-        return parse_destinations(raw, source, {})
+        return parse_destinations(raw, source)
 
     def destination(self, dest_id: str) -> Destination:
         try:
@@ -447,34 +366,6 @@ class Settings(BaseSettings):
             return TransformOptions(destination_id=DEFAULT_DESTINATION)
         return self.destination(dest_id).transform_options()
 
-    def rate_for(self, dest: Destination) -> float:
-        """The bucket's refill rate: the configured limit less the headroom (0 = unlimited)."""
-        rate = dest.rate_limit if dest.rate_limit is not None else self.rate_limit
-        return rate * (1.0 - self.rate_headroom)
-
-    def burst_for(self, dest: Destination) -> int:
-        """TikTok's burst as we assume it: one second of budget, at least one full batch."""
-        rate = dest.rate_limit if dest.rate_limit is not None else self.rate_limit
-        return self.burst or max(self.batch_size, int(rate))
-
-    def request_size_for(self, dest: Destination) -> int:
-        """Events per request: the batch size, or half of TikTok's burst when rate-limited."""
-        if self.rate_for(dest) <= 0:
-            return self.batch_size
-        return max(1, min(self.batch_size, self.burst_for(dest) // 2))
-
-    def bucket_capacity_for(self, dest: Destination) -> int:
-        """Our bucket's capacity: TikTok's burst less one request, kept as slack.
-
-        If our bucket could hold TikTok's whole burst, then right after we spent it TikTok's
-        bucket would be as empty as ours, and a request that overtook its predecessor by a
-        few milliseconds of network jitter would find it short: a 40100. Holding one request
-        back leaves TikTok half a second of slack at 1000 events/s, at any moment.
-        """
-        if self.rate_for(dest) <= 0:
-            return self.burst_for(dest)  # unlimited: the bucket is never consulted
-        return max(1, self.burst_for(dest) - self.request_size_for(dest))
-
 
 def load_settings(**overrides: Any) -> Settings:
     """Read the environment; configuration errors become one clear :class:`ConfigError`."""
@@ -486,22 +377,20 @@ def load_settings(**overrides: Any) -> Settings:
     return settings
 
 
+def env_name(field: str) -> str:
+    """The environment variable that sets the :class:`Settings` field ``field``."""
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info is not None else None
+    return alias if isinstance(alias, str) else field.upper()
+
+
 def _env_name(loc: tuple[Any, ...]) -> str:
-    """A settings field by the environment variable that sets it."""
-    name = str(loc[0]) if loc else "(root)"
-    field = Settings.model_fields.get(name)
-    if field is None:  # the error is reported under the alias that was used
-        return name.upper()
-    aliases = getattr(field.validation_alias, "choices", [])
-    return next((str(a) for a in aliases if str(a).isupper()), name.upper())
-
-
-_DEFAULT_DESTINATION_ENV = {
-    "pixel_code": "TIKTOK_PIXEL_CODE",
-    "access_token": "TIKTOK_ACCESS_TOKEN",
-    "test_event_code": "TIKTOK_TEST_EVENT_CODE",
-}
+    """An error location of :class:`Settings` by its variable (under the name that was used)."""
+    return env_name(str(loc[0])) if loc else "(root)"
 
 
 def _default_env_name(loc: tuple[Any, ...]) -> str:
-    return _DEFAULT_DESTINATION_ENV.get(_dotted(loc), _dotted(loc))
+    """A field of the ``default`` destination, and the variable (``tiktok_<field>``) setting it."""
+    field = _dotted(loc)
+    known = f"tiktok_{field}" in Settings.model_fields
+    return f"{field} ({env_name(f'tiktok_{field}')})" if known else field

@@ -98,7 +98,7 @@ def test_example_destinations_are_valid() -> None:
     for example in DEPLOY.rglob("destinations.yaml.example"):
         sources[str(example)] = example.read_text(encoding="utf-8")
     for where, text in sources.items():
-        assert parse_destinations(yaml.safe_load(text), where, {})
+        assert parse_destinations(yaml.safe_load(text), where)
 
 
 # -- commands and environment ---------------------------------------------------------------

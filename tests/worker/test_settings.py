@@ -183,27 +183,6 @@ def test_unknown_destination_lists_the_known_ones(tmp_path: Path) -> None:
         Settings(destinations_file=path).destination("zz")
 
 
-def test_rate_keeps_headroom_and_burst_holds_one_batch(tmp_path: Path) -> None:
-    path = write(
-        tmp_path,
-        "destinations:\n  - {id: a, pixel_code: C9XXXXXXXXXXXXXXXXXX, access_token: T, rate_limit: 200}\n",
-    )
-    s = Settings(destinations_file=path, rate_limit=1000)
-    d = s.destination("a")
-    assert s.rate_for(d) == pytest.approx(198)
-    assert s.burst_for(d) == 1000  # one full batch
-    assert s.request_size_for(d) == 500
-    assert s.bucket_capacity_for(d) == 500  # the other half is slack at TikTok
-
-
-def test_without_a_rate_limit_requests_carry_full_batches(tmp_path: Path) -> None:
-    path = write(
-        tmp_path, "destinations:\n  - {id: a, pixel_code: C9XXXXXXXXXXXXXXXXXX, access_token: T}\n"
-    )
-    s = Settings(destinations_file=path, rate_limit=0)
-    assert s.request_size_for(s.destination("a")) == 1000
-
-
 def test_demo_with_real_credentials_insists_on_a_test_event_code(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -214,3 +193,147 @@ def test_demo_with_real_credentials_insists_on_a_test_event_code(
     with pytest.raises(ConfigError, match="TIKTOK_TEST_EVENT_CODE") as info:
         run_demo(load_settings(), events=10, timeout=5.0)
     assert TOKEN not in str(info.value)
+
+
+# -- issue 9: a token that cannot be an HTTP header value is refused, and never quoted --------
+
+BAD_TOKENS = [
+    pytest.param("tok-caf\u00e9-5ecret-0123", id="accent"),
+    pytest.param('tok-"quoted"-\u00e9-\x01-secret', id="accent-quote-control"),
+    pytest.param("tok-\x01-control-secret", id="control"),
+    pytest.param("tok with-a-space-secret", id="inner-space"),
+    pytest.param("tok-\u201csmart\u201d-secret", id="typographic-quotes"),
+    pytest.param("tok-\x7f-delete-secret", id="delete"),
+    pytest.param("tok-\n-newline-secret", id="newline"),
+]
+
+
+def assert_secret_free(message: str, token: str) -> None:
+    from tests.leakscan import scan_for_leaks
+
+    assert scan_for_leaks([message], [token]) == []
+    assert "\u00e9" not in message and "\x01" not in message
+
+
+@pytest.mark.parametrize("token", BAD_TOKENS)
+def test_a_token_that_is_no_header_value_is_refused_in_a_file(tmp_path: Path, token: str) -> None:
+    import json
+
+    path = write(
+        tmp_path,
+        json.dumps(
+            {
+                "destinations": [
+                    {"id": "a", "pixel_code": "C9XXXXXXXXXXXXXXXXXX", "access_token": token}
+                ]
+            }
+        ),
+        "d.json",
+    )
+    with pytest.raises(ConfigError) as info:
+        _ = Settings(destinations_file=path).destinations
+    message = str(info.value)
+    assert f"{path}: destination 'a': access_token: must be visible ASCII only" in message
+    assert_secret_free(message, token)
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+@pytest.mark.parametrize("token", BAD_TOKENS)
+def test_a_token_that_is_no_header_value_is_refused_in_the_environment(
+    monkeypatch: pytest.MonkeyPatch, token: str
+) -> None:
+    monkeypatch.setenv("TIKTOK_PIXEL_CODE", "C9AAAAAAAAAAAAAAAAAA")
+    monkeypatch.setenv("TIKTOK_ACCESS_TOKEN", token)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    message = str(info.value)
+    assert message.startswith(
+        "environment: destination 'default': access_token (TIKTOK_ACCESS_TOKEN): must be visible"
+    )
+    assert_secret_free(message, token)
+
+
+def test_every_visible_ascii_character_is_a_valid_token() -> None:
+    from worker.settings import Destination
+
+    token = "".join(chr(c) for c in range(0x21, 0x7F))
+    dest = Destination(id="a", pixel_code="C9XXXXXXXXXXXXXXXXXX", access_token=f"  {token}\n")
+    assert dest.access_token.get_secret_value() == token  # surrounding blanks trimmed
+
+
+def test_pydantic_errors_never_quote_a_secret_input() -> None:
+    from pydantic import ValidationError
+
+    from worker.settings import Destination
+
+    token = 'tok-"\u00e9\x01-secret'
+    with pytest.raises(ValidationError) as info:
+        Destination(id="a", pixel_code="C9XXXXXXXXXXXXXXXXXX", access_token=token)
+    assert "input_value" not in str(info.value)
+    with pytest.raises(ValidationError) as info:
+        Settings(sentry_dsn=123, rate_limit=token)
+    assert "input_value" not in str(info.value)
+
+
+# -- issue 8: one alias mechanism, one feature-switch model -------------------------------------
+
+
+def test_every_setting_has_one_environment_variable_and_both_spellings_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from worker.settings import env_name
+
+    names = {field: env_name(field) for field in Settings.model_fields}
+    assert names["redis_url"] == "REDIS_URL"
+    assert names["rate_limit"] == "TIKTOK_RATE_LIMIT"
+    assert names["linger_s"] == "MASIVO_TIKTOK_LINGER"
+    assert len(set(names.values())) == len(names)
+    for field, var in names.items():
+        alias = Settings.model_fields[field].validation_alias
+        assert alias == var, f"{field}: declare it with env({var!r}, ...)"
+        assert Settings.model_fields[field].description, f"{field}: needs a docstring"
+    assert Settings(rate_limit=5).rate_limit == 5
+    assert Settings(TIKTOK_RATE_LIMIT=6).rate_limit == 6
+    monkeypatch.setenv("MASIVO_TIKTOK_LINGER", "0.25")
+    assert Settings().linger_s == 0.25
+    assert Settings(linger_s=1).linger_s == 1  # a keyword beats the environment
+    with pytest.raises(ConfigError, match=r"^environment: MASIVO_TIKTOK_BATCH_SIZE: "):
+        load_settings(batch_size=5000)
+    with pytest.raises(ConfigError, match=r"^environment: MASIVO_TIKTOK_BATCH_SIZE: "):
+        load_settings(MASIVO_TIKTOK_BATCH_SIZE=5000)
+
+
+def test_feature_switches_are_the_transforms_own_switches() -> None:
+    """Settings validates transforms' model itself: the two can never drift apart."""
+    import dataclasses
+
+    from transforms import Features
+    from transforms.names import Switch
+    from worker.settings import Destination, FeatureSwitches
+
+    assert FeatureSwitches is Features
+    fields = {f.name for f in dataclasses.fields(Features)}
+    switches = {v for k, v in vars(Switch).items() if k.isupper()}
+    assert fields == switches
+    assert Destination.model_fields["features"].annotation is Features
+    dest = Destination(
+        id="a",
+        pixel_code="C9XXXXXXXXXXXXXXXXXX",
+        access_token="tok",
+        features={"purchases": False},
+    )
+    assert dest.transform_options().features == Features(purchases=False)
+    with pytest.raises(Exception, match="colour"):
+        Destination(
+            id="a", pixel_code="C9XXXXXXXXXXXXXXXXXX", access_token="t", features={"colour": 1}
+        )
+
+
+def test_unknown_feature_switches_are_refused_by_name(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "destinations:\n  - {id: a, pixel_code: C9XXXXXXXXXXXXXXXXXX, access_token: T, "
+        "features: {purchase: false}}\n",
+    )
+    with pytest.raises(ConfigError, match=r"destination 'a': features\.purchase: "):
+        _ = Settings(destinations_file=path).destinations

@@ -40,6 +40,11 @@ Idle buckets expire (PEXPIRE ``idle_ttl_s``, by default long enough to be full a
 recovered, which is exactly the state of a missing key): abandoned destinations leave nothing.
 
 Nothing here sleeps. A caller that gets ``granted == 0`` re-schedules itself ``wait_s`` later.
+
+Sizing (pure functions of numbers, so this module needs no settings): from a destination's
+configured ``limit`` (events/s, 0 = unlimited), the batch size and the assumed TikTok burst,
+:func:`refill_rate`, :func:`tiktok_burst`, :func:`request_size` and :func:`bucket_capacity`
+give the bucket's rate and capacity and how many events one request carries.
 """
 
 from __future__ import annotations
@@ -53,7 +58,15 @@ import redis
 from worker.store import keys
 from worker.store.lua import script
 
-__all__ = ["Grant", "TokenBucket", "bucket_key"]
+__all__ = [
+    "Grant",
+    "TokenBucket",
+    "bucket_capacity",
+    "bucket_key",
+    "refill_rate",
+    "request_size",
+    "tiktok_burst",
+]
 
 _LUA: Final[str] = script("token_bucket")
 
@@ -61,6 +74,37 @@ PENALTY: Final = 0.5
 MIN_FACTOR: Final = 0.05
 RECOVERY_PER_S: Final = 0.1
 PENALTY_WINDOW_S: Final = 1.0
+
+
+def refill_rate(limit: float, headroom: float) -> float:
+    """The bucket's refill rate: the configured limit less the headroom (0 = unlimited)."""
+    return limit * (1.0 - headroom)
+
+
+def tiktok_burst(limit: float, batch_size: int, burst: int | None = None) -> int:
+    """TikTok's burst as we assume it: ``burst``, else one second of budget, at least a batch."""
+    return burst or max(batch_size, int(limit))
+
+
+def request_size(limit: float, batch_size: int, burst: int | None = None) -> int:
+    """Events per request: the batch size, or half of TikTok's burst when rate-limited."""
+    if limit <= 0:
+        return batch_size
+    return max(1, min(batch_size, tiktok_burst(limit, batch_size, burst) // 2))
+
+
+def bucket_capacity(limit: float, batch_size: int, burst: int | None = None) -> int:
+    """Our bucket's capacity: TikTok's burst less one request, kept as slack.
+
+    If our bucket could hold TikTok's whole burst, then right after we spent it TikTok's
+    bucket would be as empty as ours, and a request that overtook its predecessor by a
+    few milliseconds of network jitter would find it short: a 40100. Holding one request
+    back leaves TikTok half a second of slack at 1000 events/s, at any moment.
+    """
+    assumed = tiktok_burst(limit, batch_size, burst)
+    if limit <= 0:
+        return assumed  # unlimited: the bucket is never consulted
+    return max(1, assumed - request_size(limit, batch_size, burst))
 
 
 def bucket_key(name: str) -> str:

@@ -11,7 +11,15 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from worker.store.ratelimit import Grant, TokenBucket, bucket_key
+from worker.store.ratelimit import (
+    Grant,
+    TokenBucket,
+    bucket_capacity,
+    bucket_key,
+    refill_rate,
+    request_size,
+    tiktok_burst,
+)
 
 T0 = 1_700_000_000_000_000  # a simulated "now" in µs
 SECOND = 1_000_000
@@ -203,3 +211,27 @@ def test_property_never_more_than_burst_plus_rate_times_elapsed(
         elapsed = (now - T0) / SECOND
         assert total <= burst + rate * elapsed + 1e-6 * max(1.0, rate * elapsed)
     redis_client.delete(bucket.key)
+
+
+def test_rate_keeps_headroom_and_burst_holds_one_batch() -> None:
+    assert refill_rate(200, 0.01) == pytest.approx(198)
+    assert tiktok_burst(200, batch_size=1000) == 1000  # one full batch
+    assert request_size(200, batch_size=1000) == 500
+    assert bucket_capacity(200, batch_size=1000) == 500  # the other half is slack at TikTok
+
+
+def test_a_configured_burst_and_a_fast_limit_size_the_bucket() -> None:
+    assert tiktok_burst(5000, batch_size=1000) == 5000  # one second of budget
+    assert request_size(5000, batch_size=1000) == 1000
+    assert bucket_capacity(5000, batch_size=1000) == 4000
+    assert tiktok_burst(5000, batch_size=1000, burst=300) == 300
+    assert request_size(5000, batch_size=1000, burst=300) == 150
+    assert bucket_capacity(5000, batch_size=1000, burst=300) == 150
+    assert request_size(10, batch_size=1000, burst=1) == 1  # never below one event
+    assert bucket_capacity(10, batch_size=1000, burst=1) == 1
+
+
+def test_without_a_rate_limit_requests_carry_full_batches() -> None:
+    assert refill_rate(0, 0.01) == 0
+    assert request_size(0, batch_size=1000) == 1000
+    assert bucket_capacity(0, batch_size=1000) == 1000  # never consulted: unlimited
