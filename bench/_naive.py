@@ -20,11 +20,11 @@ import httpx
 import orjson
 from celery import Celery
 
+from devstack.credentials import PIXEL_NAIVE as PIXEL
+from devstack.credentials import TOKEN_NAIVE as TOKEN
 from transforms import TransformOptions, transform
 from transforms.outcome import Send
 
-PIXEL = "C9NNNNNNNNNNNNNNNNNN"
-TOKEN = "bench-token-N-5d1e2f3a4b"
 TRACK_PATH = "/open_api/v1.3/event/track/"
 
 app = Celery("naive_baseline", broker=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))

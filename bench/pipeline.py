@@ -46,17 +46,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _stack import (  # noqa: E402
-    PIXEL_A,
-    PIXEL_B,
-    PIXEL_NAIVE,
-    Emulator,
-    Stack,
-    make_events,
-    sent_count,
-    wait_until,
-)
+from _stack import PIXEL_A, PIXEL_B, PIXEL_NAIVE, Stack, make_events, sent_count  # noqa: E402
 
+from devstack import EmulatorProcess, wait_until  # noqa: E402
 from worker.settings import Settings  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -118,14 +110,13 @@ def tree_cpu(roots: list[int]) -> float:
 
 
 class CpuMeter:
-    def __init__(self, stack: Stack, emulator: Emulator) -> None:
+    def __init__(self, stack: Stack, emulator: EmulatorProcess) -> None:
+        redis = stack.redis_server
         self.groups: dict[str, Callable[[], float]] = {
             "producer (bench process)": lambda: time.process_time(),
             "workers": lambda: tree_cpu([p.pid for p in stack.workers]),
-            "emulator": lambda: tree_cpu([emulator.proc.pid]),
-            "redis": lambda: (
-                tree_cpu([stack.redis_proc.proc.pid]) if stack.redis_proc.proc else 0.0
-            ),
+            "emulator": lambda: tree_cpu([emulator.pid]) if emulator.pid else 0.0,
+            "redis": lambda: tree_cpu([redis.pid]) if redis and redis.pid else 0.0,
         }
         self.start = {k: f() for k, f in self.groups.items()}
 
@@ -143,7 +134,7 @@ def enqueue(events: list[dict[str, Any]], destination: str, chunk_size: int | No
 
 
 def warm_up(
-    emulator: Emulator, targets: list[tuple[str, str]], tag: str, timeout_s: float = 90
+    emulator: EmulatorProcess, targets: list[tuple[str, str]], tag: str, timeout_s: float = 90
 ) -> None:
     """One event per destination; returns when the emulator has them (workers are ready)."""
     before = {pixel: emulator.unique(pixel) for _, pixel in targets}
@@ -172,7 +163,7 @@ def cpu_line(used: dict[str, float], events: int) -> str:
 
 
 def throughput(stack: Stack, n: int, n_naive: int) -> None:
-    emulator = Emulator(rate_limit=0, capacity=2000, log=stack.tmp / "emulator-throughput.log")
+    emulator = stack.start_emulator("emulator-throughput", rate_limit=0, capacity=2000)
     try:
         env = {"TIKTOK_API_BASE_URL": emulator.url, "TIKTOK_RATE_LIMIT": "0"}
         # the pipeline ------------------------------------------------------------------
@@ -302,7 +293,7 @@ def throughput(stack: Stack, n: int, n_naive: int) -> None:
         report("throughput", "pipeline / naive", f"{ratio:,.1f}x", ">= 20x", ratio >= 20)
     finally:
         stack.stop_workers()
-        emulator.close()
+        emulator.stop()
 
 
 # -- 2. rate-limit precision ----------------------------------------------------------------
@@ -318,8 +309,8 @@ POOL = "prefork"
 def rate_precision(stack: Stack, n: int, headroom: str) -> None:
     budget, burst = 1000, 1000
     label = f"headroom {float(headroom):.0%}"
-    emulator = Emulator(
-        rate_limit=budget, capacity=n + 5000, log=stack.tmp / f"emulator-rate-{headroom}.log"
+    emulator = stack.start_emulator(
+        f"emulator-rate-{headroom}", rate_limit=budget, capacity=n + 5000
     )
     try:
         env = {
@@ -399,7 +390,7 @@ def rate_precision(stack: Stack, n: int, headroom: str) -> None:
         print(f"    per second: {[per_second[s] for s in secs]}")
     finally:
         stack.stop_workers()
-        emulator.close()
+        emulator.stop()
 
 
 # -- 3. latency -----------------------------------------------------------------------------
@@ -407,8 +398,8 @@ def rate_precision(stack: Stack, n: int, headroom: str) -> None:
 
 def latency(stack: Stack, seconds: float, per_s: int = 200, chunk: int = 5) -> None:
     linger = 0.5  # the default MASIVO_TIKTOK_LINGER
-    emulator = Emulator(
-        rate_limit=1000, capacity=per_s * int(seconds + 10), log=stack.tmp / "emulator-latency.log"
+    emulator = stack.start_emulator(
+        "emulator-latency", rate_limit=1000, capacity=per_s * int(seconds + 10)
     )
     try:
         env = {"TIKTOK_API_BASE_URL": emulator.url}
@@ -465,7 +456,7 @@ def latency(stack: Stack, seconds: float, per_s: int = 200, chunk: int = 5) -> N
         report("latency", "max (ms)", f"{max(lat, default=math.nan):,.0f}", "", None)
     finally:
         stack.stop_workers()
-        emulator.close()
+        emulator.stop()
 
 
 # -- main -----------------------------------------------------------------------------------
@@ -510,7 +501,7 @@ def main() -> int:
             latency(stack, lat_s)
     finally:
         if stack is not None:
-            stack.close()
+            stack.stop()
     print()
     print("=" * 110)
     print(f"{'section':<11} {'metric':<44} {'value':>18}  {'goal':<22} verdict")

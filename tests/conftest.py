@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from worker.embedded import RedisProcess
+from devstack import RedisProcess
 
 
 @pytest.fixture(scope="session")

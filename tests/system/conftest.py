@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from devstack import RedisProcess
+from devstack.credentials import emulator_credentials
 from emulator import EmulatorConfig, EmulatorServer
-from tests.system.stack import PIXEL_A, PIXEL_B, TOKEN_A, TOKEN_B
-from worker.embedded import RedisProcess
 
 
 @pytest.fixture
@@ -20,6 +20,6 @@ def fresh_redis(tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def emulator() -> Iterator[EmulatorServer]:
-    creds = {TOKEN_A: frozenset({PIXEL_A}), TOKEN_B: frozenset({PIXEL_B})}
-    with EmulatorServer(EmulatorConfig(credentials=creds, rate_limit=1000)) as server:
+    config = EmulatorConfig(credentials=emulator_credentials(), rate_limit=1000)
+    with EmulatorServer(config) as server:
         yield server

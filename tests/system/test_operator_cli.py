@@ -9,9 +9,9 @@ import httpx
 import orjson
 import pytest
 
+from devstack import free_port
 from emulator import EmulatorServer
 from tests.system.stack import BIN, PIXEL_A, ROOT, TOKEN_A, Stack, events_file, wait_for
-from worker.embedded import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -15,16 +15,22 @@ import pytest
 import redis
 import yaml
 
+from devstack.credentials import (
+    PIXEL_A,
+    PIXEL_B,
+    PIXEL_BAD,
+    TEST_EVENT_CODE,
+    TOKEN_A,
+    TOKEN_B,
+    TOKEN_BAD,
+    destination,
+    emulator_credentials,
+)
 from emulator import EmulatorConfig, EmulatorServer
 from worker.flush import flush
 from worker.runtime import Runtime
 from worker.settings import Settings
 from worker.tiktok import TikTokClient
-
-PIXEL_A = "C9AAAAAAAAAAAAAAAAAA"
-PIXEL_B = "C9BBBBBBBBBBBBBBBBBB"
-TOKEN_A = "token-brand-a-0123456789"
-TOKEN_B = "token-brand-b-0123456789"
 
 
 class FakeClock:
@@ -46,7 +52,7 @@ def clock() -> FakeClock:
 @pytest.fixture(scope="module")
 def emulator(clock: FakeClock) -> Iterator[EmulatorServer]:
     config = EmulatorConfig(
-        credentials={TOKEN_A: frozenset({PIXEL_A}), TOKEN_B: frozenset({PIXEL_B})},
+        credentials=emulator_credentials(),
         rate_limit=0,
         clock=clock,
     )
@@ -56,24 +62,10 @@ def emulator(clock: FakeClock) -> Iterator[EmulatorServer]:
 
 def write_destinations(path: Path, extra: list[dict[str, Any]] | None = None) -> Path:
     dests = [
-        {
-            "id": "brand-a",
-            "pixel_code": PIXEL_A,
-            "access_token": TOKEN_A,
-            "default_currency": "MXN",
-        },
-        {
-            "id": "brand-b",
-            "pixel_code": PIXEL_B,
-            "access_token": TOKEN_B,
-            "test_event_code": "TEST12345",
-        },
-        {
-            "id": "brand-bad",
-            "pixel_code": "C9CCCCCCCCCCCCCCCCCC",
-            "access_token": "wrong-token-xyz",
-        },
-        {"id": "brand-limited", "pixel_code": PIXEL_A, "access_token": TOKEN_A, "rate_limit": 1000},
+        destination("brand-a", PIXEL_A, TOKEN_A, default_currency="MXN"),
+        destination("brand-b", PIXEL_B, TOKEN_B, test_event_code=TEST_EVENT_CODE),
+        destination("brand-bad", PIXEL_BAD, TOKEN_BAD),
+        destination("brand-limited", PIXEL_A, TOKEN_A, rate_limit=1000),
     ]
     path.write_text(yaml.safe_dump({"destinations": dests + (extra or [])}))
     return path

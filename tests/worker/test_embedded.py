@@ -1,4 +1,4 @@
-"""The embedded Redis: private test servers and the shared daemonized default."""
+"""The embedded Redis: the shared, daemonized default server of a data folder."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import redis
 
 from worker.embedded import (
     UNIX_PATH_MAX,
-    RedisProcess,
     embedded_url,
     ensure_embedded,
     kombu_url,
@@ -47,42 +46,6 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
 
 def test_binary_is_executable() -> None:
     assert Path(redis_server_binary()).exists()
-
-
-def test_redis_process_tcp_with_aof_then_stop(tmp_path: Path) -> None:
-    server = RedisProcess(tmp_path, port=0, appendonly=True)
-    with server:
-        assert server.url.startswith("redis://127.0.0.1:")
-        assert server.port != 6379
-        client = redis.Redis.from_url(server.url)
-        client.set(b"k", b"v")
-        assert client.config_get("maxmemory-policy")["maxmemory-policy"] == "noeviction"
-        client.close()
-        assert _aof_exists(tmp_path)
-        url = server.url
-    assert server.proc is None  # reaped
-    assert not _ping(url)
-
-
-def test_redis_process_unix_socket_without_persistence(tmp_path: Path) -> None:
-    sock = tmp_path / "r.sock"
-    with RedisProcess(tmp_path, port=None, unix_socket=sock) as server:
-        assert server.url == f"unix://{sock}"
-        assert _ping(server.url)
-        client = redis.Redis.from_url(server.url, decode_responses=True)
-        assert client.config_get("appendonly")["appendonly"] == "no"
-        assert client.config_get("save")["save"] == ""
-        client.close()
-    assert not _aof_exists(tmp_path)
-
-
-def test_kill_is_like_a_crash(tmp_path: Path) -> None:
-    server = RedisProcess(tmp_path).start()
-    url = server.url
-    server.kill()
-    assert server.proc is None
-    assert not _ping(url)
-    server.stop()  # idempotent after a kill
 
 
 def test_ensure_embedded_starts_once_and_reuses(data_dir: Path) -> None:
