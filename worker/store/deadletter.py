@@ -66,7 +66,13 @@ _SECRET_KEY = re.compile(r"^(access[-_ ]?token|authorization)$", re.IGNORECASE)
 
 
 def scrub(value: Any) -> Any:
-    """``value`` with every dict key that names a token removed, at any depth."""
+    """``value`` with every dict key that names a token removed, at any depth.
+
+    Only keys: the project's one value-based scrubber (every spelling of every configured
+    token, raw PII in text) is :class:`worker.observability.Scrubber`, for logs and Sentry.
+    ``worker.store`` may import only ``worker.store``, so it cannot be used here; and dropping
+    a key before an entry is stored is another job than redacting a value on its way out.
+    """
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
