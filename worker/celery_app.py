@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from celery import Celery, signals
 from kombu import Exchange, Queue
 
+from worker.broker import TRANSPORT, install_log_redaction
 from worker.serialization import use_orjson_for_json
 from worker.settings import Settings, load_settings
 
@@ -103,6 +104,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     url = kombu_url(redis_url(settings))
     return {
         "broker_url": url,
+        # hardened kombu Redis transport: garbage, a Redis restart or a full Redis never
+        # kills the worker (worker/broker.py); reconnect forever, backing off
+        "broker_transport": TRANSPORT,
+        "broker_connection_retry": True,
+        "broker_connection_max_retries": None,
         "broker_transport_options": {"visibility_timeout": 900},
         "broker_connection_retry_on_startup": True,
         # each queue its own direct exchange and routing key: a message published to one
@@ -158,6 +164,7 @@ def _configure(sender: Celery, **_: Any) -> None:
     from worker.observability import init_sentry, scrubber_for, setup_logging
 
     setup_logging(scrub=scrubber_for(settings))
+    install_log_redaction()
     init_sentry(settings)
 
 

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 class IngestReport:
     """What ingesting did: counts by outcome (for Flower, logs and tests)."""
 
-    action: str = "idle"  # idle | ingested | duplicate | dead
+    action: str = "idle"  # idle | ingested | duplicate | dead | memory_wait
     received: int = 0
     queued: int = 0
     dropped: int = 0
@@ -138,6 +138,10 @@ def transform_chunk(rt: Runtime, destination: str, events: list[Any], now: float
 
 def ingest_next(rt: Runtime, destination: str, *, ring: bool = True) -> IngestReport:
     """Claim and ingest one intake entry of ``destination``; ``idle`` when there is none."""
+    if rt.memory_tight():
+        # moving on could grow Redis past its limit while TikTok is slow to take events:
+        # the entries wait in the intake; beat rings again
+        return IngestReport("memory_wait", detail="Redis memory is near maxmemory")
     intake = rt.intake(destination)
     entry = intake.claim(consumer_name(), rt.settings.lease_s)
     if entry is None:
@@ -226,7 +230,10 @@ def ingest(rt: Runtime, destination: str, raw_events: Iterable[Any]) -> dict[str
     events = list(raw_events)
     rt.intake(destination).append(encode_chunk(events), len(events))
     total = IngestReport()
-    while (report := ingest_next(rt, destination, ring=False)).action != "idle":
+    while (report := ingest_next(rt, destination, ring=False)).action not in (
+        "idle",
+        "memory_wait",
+    ):
         total.add(report)
     return total.as_dict()
 

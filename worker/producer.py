@@ -19,7 +19,6 @@ Producers in other languages: README, "Producers in other languages".
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import Any
@@ -31,6 +30,7 @@ from worker.runtime import ring
 from worker.serialization import json_default
 from worker.settings import DEFAULT_DESTINATION, Settings
 from worker.store.intake import Intake, backlog
+from worker.store.memory import MemoryGauge
 
 __all__ = ["IntakeGuard", "IntakeRefused", "chunked", "enqueue"]
 
@@ -73,7 +73,7 @@ class IntakeGuard:
         self.r = client
         self.max_backlog = max_backlog
         self.memory_share = memory_share
-        self._memory: tuple[float, int, int] | None = None  # (read at, used, maxmemory)
+        self.memory = MemoryGauge(client, MEMORY_READING_TTL_S)
 
     def check(self, destination: str, adding: int) -> None:
         if self.max_backlog:
@@ -84,22 +84,14 @@ class IntakeGuard:
                     f"destination {destination!r} has {waiting} events waiting (bound "
                     f"{self.max_backlog}, MASIVO_TIKTOK_MAX_BACKLOG); retry when it drains",
                 )
-        if self.memory_share < 1:
-            used, limit = self._read_memory()
-            if limit and used > self.memory_share * limit:
-                raise IntakeRefused(
-                    "memory",
-                    f"Redis uses {used} of {limit} bytes (more than "
-                    f"{self.memory_share:.0%}, MASIVO_TIKTOK_MEMORY_SHARE); the rest is kept "
-                    "for delivery: retry when it drains",
-                )
-
-    def _read_memory(self) -> tuple[int, int]:
-        now = time.monotonic()
-        if self._memory is None or now - self._memory[0] > MEMORY_READING_TTL_S:
-            info: Any = self.r.info("memory")
-            self._memory = (now, int(info.get("used_memory", 0)), int(info.get("maxmemory", 0)))
-        return self._memory[1], self._memory[2]
+        if self.memory_share < 1 and self.memory.above(self.memory_share):
+            used, limit = self.memory.read()
+            raise IntakeRefused(
+                "memory",
+                f"Redis uses {used} of {limit} bytes (more than "
+                f"{self.memory_share:.0%}, MASIVO_TIKTOK_MEMORY_SHARE); the rest is kept "
+                "for delivery: retry when it drains",
+            )
 
 
 def _refused_by_redis(exc: redis.ResponseError) -> bool:

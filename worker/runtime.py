@@ -20,6 +20,7 @@ from worker.store import ratelimit
 from worker.store.deadletter import DeadLetterStore
 from worker.store.flags import Flags
 from worker.store.intake import Intake
+from worker.store.memory import MemoryGauge
 from worker.store.outbox import Outbox
 from worker.store.ratelimit import TokenBucket
 from worker.tiktok import TikTokClient
@@ -72,8 +73,21 @@ class Runtime:
     _buckets: dict[str, TokenBucket] = field(default_factory=dict)
     _dlq: DeadLetterStore | None = None
     _flags: Flags | None = None
+    _memory: MemoryGauge | None = None
     #: batches this process holds right now, as (destination, batch id)
     in_flight: set[tuple[str, str]] = field(default_factory=set)
+
+    @property
+    def memory(self) -> MemoryGauge:
+        if self._memory is None:
+            self._memory = MemoryGauge(self.redis)
+        return self._memory
+
+    def memory_tight(self) -> bool:
+        """Redis is past the point where ingest stops (halfway from the producers' share to
+        maxmemory): what is left is for flushes and their messages, which free memory."""
+        share = self.settings.intake_memory_share
+        return share < 1 and self.memory.above(share + (1 - share) / 2)
 
     @property
     def flags(self) -> Flags:

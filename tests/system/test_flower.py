@@ -17,7 +17,7 @@ from tests.system.stack import BIN, PIXEL_A, ROOT, TOKEN_A, Stack, events_file, 
 pytestmark = pytest.mark.integration
 
 
-def test_flower_shows_our_tasks_with_summaries_not_events(
+def test_flower_shows_our_tasks_as_doorbells_without_events(
     tmp_path: Path, fresh_redis: str, emulator: EmulatorServer
 ) -> None:
     stack = Stack(tmp_path, fresh_redis, emulator)
@@ -61,7 +61,8 @@ def test_flower_shows_our_tasks_with_summaries_not_events(
         listed = tasks()
         ingest = [t for t in listed.values() if t.get("name") == "tiktok.ingest"]
         assert ingest
-        assert "<30 events>" in str(ingest[0]["kwargs"])
+        assert "brand-a" in str(ingest[0]["args"])  # a doorbell: the destination only
+        assert "events" not in str(ingest[0]["kwargs"])
         shown = str(listed)
         assert "user1@shop.mx" not in shown  # raw PII never reaches Flower
         assert "f-1" not in shown.replace("f-1'", "")  # nor raw event ids

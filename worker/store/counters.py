@@ -14,6 +14,7 @@ from typing import Any
 import redis
 
 from worker.store import keys
+from worker.store.lua import Script
 
 __all__ = ["Field", "Prefix", "incr", "known_destinations", "read"]
 
@@ -35,6 +36,8 @@ class Field(StrEnum):
     RATE_LIMITED = "rate_limited"
     #: 40001 / 40105 answers (the destination is paused, kind ``auth``)
     AUTH_FAILURES = "auth_failures"
+    #: answers refusing the request itself (paused, kind ``config``)
+    CONFIG_FAILURES = "config_failures"
     #: dead-letter entries sent through the normal path again
     REPLAYED = "replayed"
     #: seconds from event_time to acceptance, summed, and how many events
@@ -66,26 +69,38 @@ def incr(
     destination: str,
     counts: Mapping[str, int | float],
 ) -> None:
-    """Add ``counts`` (field name -> amount) to the destination's counters, in one round trip.
+    """Add ``counts`` (field name -> amount) to the destination's counters, in one script.
 
-    Given a pipeline, the commands join it (and its transaction); given a client, they are
-    sent as one pipeline of their own.
+    Given a pipeline, the call joins it (and its transaction); given a client, it runs now.
+    The script is allowed under OOM: a full Redis still counts what it delivers.
     """
-    own = not isinstance(client, redis.client.Pipeline)
-    pipe: redis.client.Pipeline = (
-        client if isinstance(client, redis.client.Pipeline) else client.pipeline(transaction=False)
-    )
-    k = keys.stats(destination)
+    args: list[Any] = [destination]
     for field, amount in counts.items():
-        if not amount:
-            continue
-        if isinstance(amount, float):
-            pipe.hincrbyfloat(k, str(field), amount)
-        else:
-            pipe.hincrby(k, str(field), amount)
-    pipe.sadd(keys.DESTINATIONS, destination)
-    if own:
-        pipe.execute()
+        if amount:
+            args.extend([str(field), amount, "f" if isinstance(amount, float) else "i"])
+    is_pipe = isinstance(client, redis.client.Pipeline)
+    _script(client)(
+        keys=[keys.stats(destination), keys.DESTINATIONS],
+        args=args,
+        client=client if is_pipe else None,
+    )
+
+
+_scripts: dict[int, Script] = {}
+
+
+def _script(client: redis.Redis | redis.client.Pipeline) -> Script:
+    """One registered script per connection pool (a pipeline shares its client's pool)."""
+    pool = client.connection_pool
+    found = _scripts.get(id(pool))
+    if found is None or found.client.connection_pool is not pool:
+        owner = (
+            redis.Redis(connection_pool=pool)
+            if isinstance(client, redis.client.Pipeline)  # a Pipeline is also a Redis
+            else client
+        )
+        found = _scripts[id(pool)] = Script(owner, "counters_incr", allow_oom=True)
+    return found
 
 
 def read(client: redis.Redis, destination: str) -> dict[str, float]:

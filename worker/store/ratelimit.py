@@ -56,7 +56,7 @@ from typing import Final
 import redis
 
 from worker.store import keys
-from worker.store.lua import script
+from worker.store.lua import Script
 
 __all__ = [
     "Grant",
@@ -68,7 +68,6 @@ __all__ = [
     "tiktok_burst",
 ]
 
-_LUA: Final[str] = script("token_bucket")
 
 PENALTY: Final = 0.5
 MIN_FACTOR: Final = 0.05
@@ -162,7 +161,8 @@ class TokenBucket:
             slowest = burst / (self.rate * min_factor) if self.rate else 0.0
             idle_ttl_s = slowest + (1 - min_factor) / recovery_per_s + 60.0
         self.idle_ttl_s = idle_ttl_s
-        self._script = redis.register_script(_LUA)
+        # allowed under OOM: delivering is what frees a full Redis (worker.store.lua)
+        self._script = Script(redis, "token_bucket", allow_oom=True)
 
     @property
     def unlimited(self) -> bool:
