@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,14 @@ bench: $(STAMP)
 	$(BIN)/python bench/transform.py
 	$(BIN)/python bench/emulator.py
 	$(BIN)/python bench/pipeline.py
+
+## the reliability suite at full size (Redis kill -9, maxmemory, garbage, leak scans);
+## measurements go to .masivo-tiktok/chaos.jsonl (docs/reliability.md)
+chaos: $(STAMP)
+	mkdir -p .masivo-tiktok && rm -f .masivo-tiktok/chaos.jsonl
+	MASIVO_TIKTOK_CHAOS=full MASIVO_TIKTOK_CHAOS_REPORT=$(CURDIR)/.masivo-tiktok/chaos.jsonl \
+		$(BIN)/pytest -q tests/system/test_reliability.py tests/system/test_worker.py
+	cat .masivo-tiktok/chaos.jsonl
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .masivo-tiktok

@@ -250,3 +250,33 @@ def test_real_workers_ride_out_faults_isolate_poison_and_resume_a_fixed_token(
             )
         finally:
             stack.close()
+
+
+def test_a_producer_in_another_language_appends_to_the_intake_with_the_readme_acl(
+    tmp_path: Path, fresh_redis: str, emulator: EmulatorServer
+) -> None:
+    """The README's XADD + SADD, as a Redis user limited by the README's ACL; no doorbell:
+    beat rings for every destination whose intake holds entries."""
+    import redis
+
+    stack = Stack(tmp_path, fresh_redis, emulator, MASIVO_TIKTOK_RECOVER="1")
+    try:
+        stack.redis.execute_command(
+            "ACL", "SETUSER", "masivo-producer", "on", ">producer-password", "resetkeys",
+            "~mtt:{*}:intake", "~mtt:destinations", "-@all", "+xadd", "+sadd", "+ping",
+        )  # fmt: skip
+        port = int(fresh_redis.rsplit(":", 1)[1].split("/")[0])
+        producer = redis.Redis(port=port, username="masivo-producer", password="producer-password")
+        events = [
+            {"id": f"xadd-{i}", "type": "search", "query": "tenis", "customer_id": i}
+            for i in range(7)
+        ]
+        producer.xadd("mtt:{brand-a}:intake", {"e": orjson.dumps(events), "n": len(events)})
+        producer.sadd("mtt:destinations", "brand-a")
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            producer.get("mtt:{brand-a}:stats")  # nothing but appending
+        stack.worker(concurrency=1, beat=True)
+        wait_for(lambda: stack.unique(PIXEL_A) == 7, 60, "appended events delivered")
+        producer.close()
+    finally:
+        stack.close()
