@@ -12,7 +12,6 @@ them bigger and writes the measurements to ``MASIVO_TIKTOK_CHAOS_REPORT`` (a JSO
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -205,8 +204,8 @@ def wait_delivered(stack: devstack.Stack, emulator: EmulatorServer, ledger: Ledg
         wait_for(done, 180, "every acknowledged event delivered")
     except AssertionError:
         for b, ids in ledger.acknowledged.items():
-            print(asdict(books(stack.redis, emulator, b, ids)))  # noqa: T201
-        print(stack.logs()[-4000:])  # noqa: T201
+            print(asdict(books(stack.redis, emulator, b, ids)))
+        print(stack.logs()[-4000:])
         raise
 
 
