@@ -23,7 +23,8 @@ Inspection API (never subject to faults):
   accepted: {events, unique, duplicates}, by_pixel: {PIXEL: {events, unique, duplicates,
   by_event: {NAME: unique}}}, by_event: {NAME: unique}, refused: {requests, events,
   by_code: {"40002": n}}, test_events: {CODE: {events, unique, duplicates, by_event}},
-  faults: {"500"|"502"|"503"|"40100"|"reset"|"hang"|"outage"|"latency": n}}``
+  faults: {"400"|"500"|"502"|"503"|"40100"|"reset"|"hang"|"outage"|"latency"|"bad_source":
+  n}}``
   (production only outside ``test_events``; ``events`` counts duplicates, ``unique`` does not).
 - ``GET /_emulator/events?pixel=&event=&test=&limit=`` -> ``{count, events: [{pixel, event,
   event_id, event_time, test_event_code, duplicate, request_id, received_at, payload}]}``,

@@ -37,6 +37,11 @@ Send = Callable[[Message], Awaitable[None]]
 
 _JSON = [(b"content-type", b"application/json")]
 _BODY_503 = b'{"error":{"message":"Service Unavailable"}}'
+_BODY_400 = (
+    b"<html>\r\n<head><title>400 Bad Request</title></head>\r\n<body>\r\n"
+    b"<center><h1>400 Bad Request</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    b"</body>\r\n</html>\r\n"
+)
 _BODY_502 = (
     b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
     b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
@@ -156,6 +161,8 @@ class EmulatorApp:
             fault = Fault.RESET  # shutting down: give up on the hung request
         if fault in (Fault.OUTAGE, Fault.HTTP_503):
             await _respond(send, 503, _BODY_503, _JSON)
+        elif fault is Fault.HTTP_400:
+            await _respond(send, 400, _BODY_400, [(b"content-type", b"text/html")])
         elif fault is Fault.HTTP_502:
             await _respond(send, 502, _BODY_502, [(b"content-type", b"text/html")])
         elif fault is Fault.HTTP_500:
@@ -168,7 +175,8 @@ class EmulatorApp:
             )
         else:
             token = _header(scope, b"access-token")
-            await self._answer(send, self.track.handle(token, raw, clock()))
+            result = self.track.handle(token, raw, clock(), decision.bad_sources)
+            await self._answer(send, result)
 
     async def _answer(self, send: Send, result: TrackResult) -> None:
         headers = [*_JSON, (b"x-tt-logid", result.request_id.encode())]

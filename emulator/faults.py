@@ -2,6 +2,8 @@
 
 Spec syntax (comma-separated, any order, empty string = no faults)::
 
+    400=0.1          share answered HTTP 400 with nginx's HTML "Bad Request" page (no TikTok
+                     code: what a proxy or a wrong API host answers)
     500=0.1          share of requests answered HTTP 500 (plain text)
     502=0.05         share answered HTTP 502 with nginx's HTML "Bad Gateway" page
     503=0.05         share answered HTTP 503 {"error":{"message":"Service Unavailable"}}
@@ -15,10 +17,14 @@ Spec syntax (comma-separated, any order, empty string = no faults)::
     outage=10s@5s    every track request answers 503 for 10 s, starting 5 s after the spec is
                      applied (at start-up for ``--faults``, at the POST for runtime changes);
                      ``outage=10s`` starts immediately; may be repeated
+    bad_source=PIXEL every valid-looking request for pixel PIXEL (right token) answers 40002
+                     "Invalid value for event_source_id" -- a pixel TikTok does not know, a
+                     configuration error no event can cure; may be repeated
 
-Shares are exclusive: one uniform draw per request picks at most one fault, so they must sum
-to <= 1. The draw comes from ``random.Random(seed)``, re-seeded whenever a spec is applied, so
-the same seed, spec and request order give the same faults. Inspection endpoints never fail.
+Shares (``400`` ... ``hang``) are exclusive: one uniform draw per request picks at most one
+fault, so they must sum to <= 1. The draw comes from ``random.Random(seed)``, re-seeded whenever
+a spec is applied, so the same seed, spec and request order give the same faults. Inspection
+endpoints never fail.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ class Fault(StrEnum):
     """What happens to one track request instead of normal processing."""
 
     NONE = "none"
+    HTTP_400 = "400"
     HTTP_500 = "500"
     HTTP_502 = "502"
     HTTP_503 = "503"
@@ -58,6 +65,7 @@ class Outage:
 class FaultSpec:
     """Parsed fault settings; see the module docstring for the text form."""
 
+    http_400: float = 0.0
     http_500: float = 0.0
     http_502: float = 0.0
     http_503: float = 0.0
@@ -67,6 +75,7 @@ class FaultSpec:
     hang_s: float = 30.0
     latency_s: float = 0.0
     outages: tuple[Outage, ...] = field(default=())
+    bad_sources: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
         shares = self.shares()
@@ -84,6 +93,7 @@ class FaultSpec:
             (Fault.HTTP_502, self.http_502),
             (Fault.HTTP_503, self.http_503),
             (Fault.RATE_40100, self.rate_40100),
+            (Fault.HTTP_400, self.http_400),
         )
 
     def to_text(self) -> str:
@@ -93,25 +103,42 @@ class FaultSpec:
         if self.latency_s:
             parts.append(f"latency={self.latency_s * 1000:g}ms")
         parts += [f"outage={o.duration_s:g}s@{o.start_s:g}s" for o in self.outages]
+        parts += [f"bad_source={pixel}" for pixel in self.bad_sources]
         return ",".join(parts)
 
 
-_SHARE_KEYS = {"500": "http_500", "502": "http_502", "503": "http_503", "40100": "rate_40100"}
+_SHARE_KEYS = {
+    "400": "http_400",
+    "500": "http_500",
+    "502": "http_502",
+    "503": "http_503",
+    "40100": "rate_40100",
+}
 
 
 def parse_faults(text: str) -> FaultSpec:
     """Parse the ``--faults`` syntax; raises ``ValueError`` naming the bad item."""
     values: dict[str, float] = {}
     outages: list[Outage] = []
+    bad_sources: list[str] = []
     for raw in filter(None, (item.strip() for item in text.split(","))):
         key, sep, value = raw.partition("=")
         if not sep:
             raise ValueError(f"fault {raw!r}: expected key=value")
         try:
-            _parse_item(key.strip(), value.strip(), values, outages)
+            if key.strip() == "bad_source":
+                bad_sources.append(_pixel(value.strip()))
+            else:
+                _parse_item(key.strip(), value.strip(), values, outages)
         except ValueError as exc:
             raise ValueError(f"fault {raw!r}: {exc}") from None
-    return FaultSpec(**values, outages=tuple(outages))
+    return FaultSpec(**values, outages=tuple(outages), bad_sources=tuple(bad_sources))
+
+
+def _pixel(value: str) -> str:
+    if not value or any(c.isspace() for c in value):
+        raise ValueError("expected a pixel code")
+    return value
 
 
 def _parse_item(key: str, value: str, values: dict[str, float], outages: list[Outage]) -> None:
@@ -131,17 +158,20 @@ def _parse_item(key: str, value: str, values: dict[str, float], outages: list[Ou
         outages.append(Outage(parse_duration(duration), parse_duration(start) if start else 0.0))
     else:
         raise ValueError(
-            f"unknown fault {key!r} (500, 502, 503, 40100, reset, hang, latency, outage)"
+            f"unknown fault {key!r} "
+            "(400, 500, 502, 503, 40100, reset, hang, latency, outage, bad_source)"
         )
 
 
 @dataclass(frozen=True)
 class FaultDecision:
-    """The verdict for one request: a fault kind plus the delays to apply."""
+    """The verdict for one request: a fault kind plus the delays to apply, and the pixels
+    whose requests the track service refuses as unknown (``bad_source``)."""
 
     fault: Fault
     latency_s: float = 0.0
     hang_s: float = 0.0
+    bad_sources: frozenset[str] = frozenset()
 
 
 class FaultInjector:
@@ -179,4 +209,4 @@ class FaultInjector:
             threshold += share
             if draw < threshold:
                 return FaultDecision(fault, spec.latency_s, spec.hang_s)
-        return FaultDecision(Fault.NONE, spec.latency_s)
+        return FaultDecision(Fault.NONE, spec.latency_s, bad_sources=frozenset(spec.bad_sources))

@@ -1,7 +1,8 @@
 """The ``/event/track/`` decision, free of HTTP: token, JSON, validation, permission, rate limit.
 
 Order of checks (mirrors what a gateway then a service would do): missing/unknown token ->
-40105; body not JSON or bad envelope -> 40002; token not allowed on the pixel -> 40001; any bad
+40105; body not JSON or bad envelope -> 40002; a pixel the ``bad_source`` fault names -> 40002
+"Invalid value for event_source_id"; token not allowed on the pixel -> 40001; any bad
 event -> 40002 (whole request); per-pixel bucket short of tokens -> 40100 (nothing consumed);
 else code 0 and every event is recorded. Only valid requests consume rate-limit tokens.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import orjson
@@ -38,6 +39,7 @@ CODE_RATE_LIMITED = 40100
 CODE_TOKEN = 40105
 MSG_TOKEN = "Access token is incorrect or has been revoked."  # noqa: S105
 MSG_RATE_LIMITED = "Too many requests. Please retry in some time."
+MSG_BAD_SOURCE = "Invalid value for event_source_id: no pixel {pixel} was found."
 MSG_NO_PERMISSION = (
     "No permission to operate pixel code: {pixel}. "
     "You must be an admin or operator of this advertiser account."
@@ -90,8 +92,13 @@ class TrackService:
         self._state.record_refused(code, message, result.request_id, pixel, events, now)
         return result
 
-    def handle(self, token: str | None, raw: bytes, now: float) -> TrackResult:
-        """Decide one request; see the module docstring for the order of checks."""
+    def handle(
+        self, token: str | None, raw: bytes, now: float, bad_sources: Collection[str] = ()
+    ) -> TrackResult:
+        """Decide one request; see the module docstring for the order of checks.
+
+        ``bad_sources``: pixels refused as unknown (the ``bad_source`` fault).
+        """
         credentials = self._credentials
         if not token or (credentials is not None and token not in credentials):
             return self.refuse(CODE_TOKEN, MSG_TOKEN, now)
@@ -102,6 +109,9 @@ class TrackService:
         except InvalidRequestError as exc:
             return self.refuse(CODE_INVALID, exc.message, now)
         pixel, count = request.pixel, len(request.events)
+        if pixel in bad_sources:
+            self._state.record_fault("bad_source")
+            return self.refuse(CODE_INVALID, MSG_BAD_SOURCE.format(pixel=pixel), now, pixel, count)
         if credentials is not None and pixel not in credentials[token]:
             return self.refuse(
                 CODE_NO_PERMISSION, MSG_NO_PERMISSION.format(pixel=pixel), now, pixel, count

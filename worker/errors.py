@@ -6,7 +6,8 @@
     ├── Retryable                 transient: 5xx, timeouts, network errors, unknown codes
     │   └── RateLimited           TikTok 40100: slow the destination's bucket down
     ├── Invalid                   TikTok 40002: the payload is wrong; bisect the batch
-    └── AuthFailed                TikTok 40001 / 40105: pause the destination
+    ├── AuthFailed                TikTok 40001 / 40105: pause the destination
+    └── Misconfigured             the request itself refused (its pixel, HTTP 400): pause
     ConfigError                   bad settings or usage; the CLI exits 2 with one line
 
 The TikTok client (``worker.tiktok``) is the only place that turns httpx exceptions, HTTP
@@ -21,6 +22,7 @@ __all__ = [
     "ConfigError",
     "DeliveryError",
     "Invalid",
+    "Misconfigured",
     "RateLimited",
     "Retryable",
 ]
@@ -99,3 +101,15 @@ class AuthFailed(DeliveryError):
     """The token is wrong, revoked (40105) or lacks permission on the pixel (40001)."""
 
     kind = "auth"
+
+
+class Misconfigured(DeliveryError):
+    """TikTok refused the request itself, not an event in it: nothing queued can succeed.
+
+    A 40002 naming a top-level field (the pixel / ``event_source_id``, ``event_source``,
+    ``test_event_code``, ``partner_name``) and no ``data.N`` event, or an HTTP 400 that no
+    TikTok code explains (a proxy, a wrong API URL). Every request of the destination carries
+    the same top level, so the destination is paused, its events kept.
+    """
+
+    kind = "config"

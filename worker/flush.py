@@ -1,9 +1,10 @@
 """Flush: one batch of a destination's outbox to TikTok, within its token bucket.
 
 The client's one answer decides what happens to the batch: delivered, retried with backoff,
-bisected to isolate a poison event, or the destination paused for its token. Nothing here
-sleeps: when there is nothing to do yet (linger, no tokens, a retry not due) a later flush is
-armed and the function returns, so a worker is never held by a waiting destination.
+bisected to isolate a poison event, or the destination paused (its token, or the request's
+top level: see :func:`_pause_destination`). Nothing here sleeps: when there is nothing to do
+yet (linger, no tokens, a retry not due) a later flush is armed and the function returns, so a
+worker is never held by a waiting destination.
 """
 
 from __future__ import annotations
@@ -15,14 +16,22 @@ from enum import StrEnum
 from typing import Any
 
 from transforms import DropReason, is_too_old
-from worker.errors import AuthFailed, ConfigError, DeliveryError, Invalid, RateLimited, Retryable
+from worker.errors import (
+    AuthFailed,
+    ConfigError,
+    DeliveryError,
+    Invalid,
+    Misconfigured,
+    RateLimited,
+    Retryable,
+)
 from worker.runtime import Runtime
 from worker.settings import Destination
 from worker.store import counters
 from worker.store.counters import Field, Prefix
 from worker.store.deadletter import Category, DeadLetter
 from worker.store.outbox import Batch, Item, Outbox, new_batch_id
-from worker.store.pause import PauseKind, is_paused, pause, resume
+from worker.store.pause import PauseKind, is_paused, pause, paused_info, resume
 from worker.tiktok import describe
 
 __all__ = ["MAX_ARM_COUNTDOWN_S", "Action", "FlushReport", "flush"]
@@ -52,6 +61,8 @@ class Action(StrEnum):
     ISOLATED = "isolated"
     #: TikTok refused the token: the destination is paused (``PauseKind.AUTH``)
     AUTH = "auth"
+    #: TikTok refused the request itself: the destination is paused (``PauseKind.CONFIG``)
+    CONFIG = "config"
     #: events were dead-lettered (retries exhausted, a worker lost every time)
     DEAD = "dead"
 
@@ -174,9 +185,15 @@ def _deliver(rt: Runtime, dest: Destination, box: Outbox, batch: Batch, probe: b
         extra={"destination": dest.id, "batch_id": batch.id, "request_id": accepted.request_id},
     )
     if probe:
+        info = paused_info(rt.redis, dest.id)
         resume(rt.redis, dest.id)
         rt.arm_flush(dest.id)
-        log.warning("destination %s: token works again; resumed", dest.id)
+        log.warning(
+            "destination %s: TikTok accepts its events again; resumed (was paused: %s)",
+            dest.id,
+            info.get("kind") if info else None,
+            extra={"destination": dest.id},
+        )
     return FlushReport(Action.DELIVERED, events=len(batch.items))
 
 
@@ -184,13 +201,15 @@ def _handle_failure(
     rt: Runtime, dest: Destination, box: Outbox, batch: Batch, exc: DeliveryError, probe: bool
 ) -> FlushReport:
     now = rt.clock()
+    if isinstance(exc, AuthFailed):
+        return _pause_destination(rt, dest, box, batch, exc, now, PauseKind.AUTH)
+    if isinstance(exc, Misconfigured):
+        return _pause_destination(rt, dest, box, batch, exc, now, PauseKind.CONFIG)
     log.warning(
         "delivery failed: %s",
         describe(exc),
         extra={"destination": dest.id, "batch_id": batch.id, "events": len(batch.items)},
     )
-    if isinstance(exc, AuthFailed):
-        return _on_auth(rt, dest, box, batch, exc, now)
     if isinstance(exc, Invalid):
         return _isolate(rt, dest, box, batch, exc, now)
     if isinstance(exc, RateLimited):
@@ -326,30 +345,63 @@ def _quarantine(
     return FlushReport(Action.ISOLATED, events=len(batch.items), detail="worker lost")
 
 
-def _on_auth(
-    rt: Runtime, dest: Destination, box: Outbox, batch: Batch, exc: AuthFailed, now: float
+#: per pause kind: its counter, the flush's action, and the log's words
+_PAUSES: dict[PauseKind, tuple[Field, Action, str]] = {
+    PauseKind.AUTH: (Field.AUTH_FAILURES, Action.AUTH, "TikTok refused its access token"),
+    PauseKind.CONFIG: (
+        Field.CONFIG_FAILURES,
+        Action.CONFIG,
+        "TikTok refused the request itself (pixel code / event_source_id or another "
+        "top-level field, or an HTTP 400): fix the destination's configuration",
+    ),
+}
+
+
+def _pause_destination(
+    rt: Runtime,
+    dest: Destination,
+    box: Outbox,
+    batch: Batch,
+    exc: DeliveryError,
+    now: float,
+    kind: PauseKind,
 ) -> FlushReport:
-    """Pause the destination; the batch waits, due now, for the probe or an operator."""
+    """Pause the destination; the batch waits, due now, for the probe or an operator.
+
+    Nothing is dead-lettered: the events are fine, every request of the destination would be
+    refused alike. Each refusal is counted; the pause itself is logged and reported to Sentry
+    once (other batches in flight meet the pause already set).
+    """
     box.reschedule(batch.id, [(batch, now)])
-    counters.incr(rt.redis, dest.id, {Field.AUTH_FAILURES: 1})
+    counter, action, why = _PAUSES[kind]
+    counters.incr(rt.redis, dest.id, {counter: 1})
     paused = pause(
         rt.redis,
         dest.id,
-        PauseKind.AUTH,
+        kind,
         exc.message,
         now,
         code=exc.code,
+        http_status=exc.http_status,
         request_id=exc.request_id,
     )
     if paused:
         log.error(
-            "destination %s paused: TikTok refused its access token (%s)",
+            "destination %s paused: %s (%s)",
             dest.id,
+            why,
             describe(exc),
-            extra={"destination": dest.id},
+            extra={"destination": dest.id, "batch_id": batch.id},
         )
         _report_to_sentry(dest.id, exc)
-    return FlushReport(Action.AUTH, events=len(batch.items), detail=exc.message)
+    else:
+        log.info(
+            "destination %s: refused again while paused (%s)",
+            dest.id,
+            describe(exc),
+            extra={"destination": dest.id, "batch_id": batch.id},
+        )
+    return FlushReport(action, events=len(batch.items), detail=exc.message)
 
 
 def _report_to_sentry(destination: str, exc: DeliveryError) -> None:

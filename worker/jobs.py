@@ -26,7 +26,7 @@ from worker.runtime import Runtime
 from worker.store import counters
 from worker.store.deadletter import DeadLetter
 from worker.store.outbox import Batch, Item, new_batch_id
-from worker.store.pause import PauseKind, paused_info, resume
+from worker.store.pause import PROBED, paused_info, resume
 
 __all__ = ["RETRYABLE_CATEGORIES", "expire", "probe_auth", "recover", "replay"]
 
@@ -169,24 +169,26 @@ def replay_retryable(rt: Runtime, limit: int = 10_000) -> dict[str, int]:
 
 
 def probe_auth(rt: Runtime) -> dict[str, str]:
-    """Try one real event for each auth-paused destination; resume those whose token works."""
+    """Try one real request for each destination TikTok paused (its token, kind ``auth``, or
+    the request's top level, kind ``config``); resume those TikTok accepts again.
+
+    An operator's pause is left alone. The name stays (beat's task and schedule use it).
+    """
     results: dict[str, str] = {}
     for d in _destinations(rt):
         info = paused_info(rt.redis, d)
-        if info is None or info.get("kind") != PauseKind.AUTH:
+        if info is None or info.get("kind") not in PROBED:
             continue
         if d not in rt.settings.destinations:
             continue
         report = flush(rt, d, probe=True)
         if report.action == Action.IDLE and not _has_work(rt, d):
-            resume(rt.redis, d)  # nothing to risk: the next delivery re-checks the token
+            resume(rt.redis, d)  # nothing to risk: the next delivery checks again
             report_action = "resumed (nothing queued)"
+        elif report.action == Action.DELIVERED:
+            report_action = "resumed"
         else:
-            report_action = (
-                "resumed"
-                if report.action == Action.DELIVERED
-                else f"still paused ({report.action})"
-            )
+            report_action = f"still paused ({report.action})"
         results[d] = report_action
     return results
 

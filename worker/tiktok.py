@@ -13,6 +13,9 @@ HTTP 5xx, 408, timeouts,       :class:`~worker.errors.Retryable`
 network errors, unknown codes
 code 40002                     :class:`~worker.errors.Invalid` (``event_index`` when the
                                message names ``data.N``)
+code 40002 naming a top-level  :class:`~worker.errors.Misconfigured` (the request itself:
+field and no ``data.N``;       pixel / ``event_source_id``, ``event_source``,
+HTTP 400 no code explains      ``test_event_code``, ``partner_name``)
 code 40001 / 40105, 401, 403   :class:`~worker.errors.AuthFailed`
 =============================  ====================================================
 
@@ -32,7 +35,14 @@ import httpx
 import orjson
 from pydantic import SecretStr
 
-from worker.errors import AuthFailed, DeliveryError, Invalid, RateLimited, Retryable
+from worker.errors import (
+    AuthFailed,
+    DeliveryError,
+    Invalid,
+    Misconfigured,
+    RateLimited,
+    Retryable,
+)
 
 __all__ = [
     "API_VERSION",
@@ -48,6 +58,14 @@ log = logging.getLogger(__name__)
 API_VERSION = "v1.3"
 TRACK_PATH = f"/open_api/{API_VERSION}/event/track/"
 EVENT_INDEX_RE = re.compile(r"\bdata\.(\d+)\b")
+#: fields of the request's top level, the same in every request of a destination: a 40002
+#: naming one (``event_source_id: ...``, ``Invalid value for event_source_id``, a pixel) can
+#: never be cured by sending other events. ``data`` is not one: its length is the batch's.
+TOP_LEVEL_FIELD_RE = re.compile(
+    r"(?<![\w.])(event_source_id|event_source|test_event_code|partner_name|pixel_code|pixel)"
+    r"(?![\w.])",
+    re.IGNORECASE,
+)
 _AUTH_CODES = frozenset({40001, 40105})
 _SUCCESS_CODES = frozenset({0, 20001})
 
@@ -106,7 +124,10 @@ def classify(status: int, content: bytes) -> Accepted:
     if code in _AUTH_CODES:
         raise AuthFailed(message or "access token refused", **meta)
     if code == 40002:
-        raise Invalid(message or "invalid request", event_index=_event_index(message), **meta)
+        index = _event_index(message)
+        if index is None and TOP_LEVEL_FIELD_RE.search(message):
+            raise Misconfigured(message, **meta)
+        raise Invalid(message or "invalid request", event_index=index, **meta)
     if status >= 300:
         _raise_for_status(status, message, meta)
     raise Retryable(f"unexpected TikTok code {code}: {message}", **meta)
@@ -119,6 +140,10 @@ def _raise_for_status(status: int, message: str = "", meta: dict[str, Any] | Non
         raise AuthFailed(text, **meta)
     if status == 429:
         raise RateLimited(text, **meta)
+    if status == 400:
+        # TikTok answers its own refusals with a code; a bare 400 comes from whatever sits at
+        # the API URL (a proxy, a wrong host) and refuses every request alike.
+        raise Misconfigured(message or "HTTP 400 without a TikTok answer", **meta)
     if status >= 500 or status == 408:
         raise Retryable(text, **meta)
     if status >= 300:

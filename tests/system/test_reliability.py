@@ -426,3 +426,56 @@ def test_a_token_that_cannot_be_a_header_is_refused_at_start_and_never_printed(
     assert status.returncode == 2
     assert "brand-odd" in status.stderr and "access_token" in status.stderr
     assert scan_for_leaks(texts, [token]) == []
+
+
+def test_worker_sigkill_storm_loses_nothing_and_sends_no_unexpected_duplicates(
+    tmp_path: Path, emulator: EmulatorServer
+) -> None:
+    server = RedisProcess(tmp_path / "redis", appendonly=True)
+    with start_stack(tmp_path, emulator, server) as stack:
+        beat = stack.start_beat()
+        workers = [stack.start_worker(concurrency=2, name=f"w{i}") for i in range(2)]
+        ledger = Ledger()
+        kills = 0
+
+        def storm(sent: int) -> None:
+            nonlocal kills
+            if sent % 4 == 0:  # every few chunks a worker dies mid-whatever, a new one starts
+                victim = workers.pop(0)
+                os.killpg(victim.pid, 9)
+                victim.wait()
+                kills += 1
+                workers.append(stack.start_worker(concurrency=2, name=f"w{kills + 2}"))
+
+        produce(settings_for(stack), stack.redis_url, ledger, dict.fromkeys(BRANDS, EVENTS),
+                after_chunk=storm)  # fmt: skip
+        wait_delivered(stack, emulator, ledger)
+        assert alive(beat)
+        results = [books(stack.redis, emulator, b, ids) for b, ids in ledger.acknowledged.items()]
+        report("sigkill-storm", kills=kills, books=[asdict(r) for r in results])
+        assert all(r.lost == 0 and r.balanced for r in results), results
+        assert rt_dlq_size(stack) == 0
+
+
+def rt_dlq_size(stack: devstack.Stack) -> int:
+    return int(stack.redis.xlen("mtt:dlq"))
+
+
+def test_a_tiktok_outage_is_ridden_out_without_a_dead_letter(
+    tmp_path: Path, emulator: EmulatorServer
+) -> None:
+    outage = "120s" if FULL else "8s"
+    server = RedisProcess(tmp_path / "redis", appendonly=True)
+    backoff = {"MASIVO_TIKTOK_MAX_ATTEMPTS": "12", "MASIVO_TIKTOK_RETRY_BASE": "1",
+               "MASIVO_TIKTOK_RETRY_MAX": "30"}  # fmt: skip
+    with start_stack(tmp_path, emulator, server, **backoff) as stack:
+        worker = stack.start_worker(concurrency=2, beat=True)
+        emulator.set_faults(f"outage={outage}")
+        ledger = Ledger()
+        produce(settings_for(stack), stack.redis_url, ledger, dict.fromkeys(BRANDS, EVENTS // 2))
+        wait_delivered(stack, emulator, ledger)
+        results = [books(stack.redis, emulator, b, ids) for b, ids in ledger.acknowledged.items()]
+        report("outage", outage=outage, books=[asdict(r) for r in results])
+        assert all(r.lost == 0 and r.balanced for r in results), results
+        assert rt_dlq_size(stack) == 0
+        assert alive(worker)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import redis
 
-from worker.errors import AuthFailed, DeliveryError, Invalid, RateLimited, Retryable
+from worker.errors import AuthFailed, DeliveryError, Invalid, Misconfigured, RateLimited, Retryable
 from worker.flush import Action
 from worker.store import counters
 from worker.store.counters import Field, Prefix
 from worker.store.deadletter import Category
-from worker.store.pause import PauseKind
+from worker.store.pause import PROBED, PauseKind
 
 
 def test_flush_actions() -> None:
@@ -27,6 +27,7 @@ def test_flush_actions() -> None:
         "retry",
         "isolated",
         "auth",
+        "config",
         "dead",
     ]
 
@@ -36,16 +37,20 @@ def test_dead_letter_categories() -> None:
     assert [c.value for c in Category] == ["rejected", "invalid", "exhausted", "crashed"]
 
 
-def test_pause_kinds() -> None:
-    assert [k.value for k in PauseKind] == ["auth", "operator"]
+def test_pause_kinds_and_the_ones_beat_probes() -> None:
+    assert [k.value for k in PauseKind] == ["auth", "config", "operator"]
+    assert frozenset({"auth", "config"}) == PROBED
 
 
 def test_error_kinds_are_another_vocabulary() -> None:
     """An error's ``kind`` (no longer ``category``) - an exhausted dead letter's reason."""
-    kinds = {e.kind for e in (DeliveryError, Retryable, RateLimited, Invalid, AuthFailed)}
-    assert kinds == {"error", "retryable", "rate_limited", "invalid", "auth"}
+    kinds = {
+        e.kind for e in (DeliveryError, Retryable, RateLimited, Invalid, AuthFailed, Misconfigured)
+    }
+    assert kinds == {"error", "retryable", "rate_limited", "invalid", "auth", "config"}
     assert not hasattr(DeliveryError, "category")
-    assert AuthFailed.kind == PauseKind.AUTH.value  # the pause is named after its error
+    # the pauses are named after the errors that cause them
+    assert {AuthFailed.kind, Misconfigured.kind} == PROBED
 
 
 def test_counter_fields_are_stored_as_plain_strings(redis_client: redis.Redis) -> None:
@@ -57,6 +62,7 @@ def test_counter_fields_are_stored_as_plain_strings(redis_client: redis.Redis) -
         "requests",
         "rate_limited",
         "auth_failures",
+        "config_failures",
         "replayed",
         "delivery_age_sum",
         "delivery_age_count",
