@@ -177,8 +177,14 @@ def metrics(host: str, port: int) -> int:
     click.echo(f"metrics on http://{host}:{port}/metrics")
     sys.stdout.flush()
     stop = threading.Event()
+    # As PID 1 in a container a signal without a handler is ignored: without this, every
+    # rollout waits out the grace period and SIGKILLs the exporter (issue 11).
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        stop.wait()
+        while not stop.wait(1.0):
+            pass
     finally:
         server.shutdown()
         thread.join(timeout=5)
