@@ -206,11 +206,15 @@ def test_worker_deployment(resources: list[dict[str, Any]]) -> None:
     assert option_value(argv, "--concurrency") == "4"
     assert "replicas" not in worker["spec"], "KEDA owns the replica count"
 
-    liveness = [str(a) for a in container["livenessProbe"]["exec"]["command"]]
-    assert liveness[:2] == ["masivo-tiktok", "health"]
-    args = parse_masivo(liveness)
-    assert args.redis is False, "liveness must not restart workers when Redis is down"
-    assert container["readinessProbe"]["exec"]["command"][:2] == ["masivo-tiktok", "health"]
+    for probe in ("livenessProbe", "startupProbe"):
+        argv = [str(a) for a in container[probe]["exec"]["command"]]
+        assert argv[:2] == ["masivo-tiktok", "health"]
+        args = parse_masivo(argv)
+        assert args.redis is False, "liveness must not restart workers when Redis is down"
+        assert args.ready is False, "liveness must not restart workers on a bad Secret edit"
+    readiness = [str(a) for a in container["readinessProbe"]["exec"]["command"]]
+    assert readiness[:2] == ["masivo-tiktok", "health"]
+    assert parse_masivo(readiness).ready is True, "configuration errors show on readiness"
 
     # warm shutdown must outlast the longest task: one TikTok request
     defaults = Settings.model_fields
