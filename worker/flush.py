@@ -2,7 +2,7 @@
 
 The client's one answer decides what happens to the batch: delivered, retried with backoff,
 bisected to isolate a poison event, or the destination paused (its token, or the request's
-top level: see :func:`_pause_destination`). Nothing here sleeps: when there is nothing to do
+top level: see :mod:`worker.failures`). Nothing here sleeps: when there is nothing to do
 yet (linger, no tokens, a retry not due) a later flush is armed and the function returns, so a
 worker is never held by a waiting destination.
 """
@@ -25,13 +25,14 @@ from worker.errors import (
     RateLimited,
     Retryable,
 )
+from worker.failures import dead_letter_events, pause_destination
 from worker.runtime import Runtime
 from worker.settings import Destination
 from worker.store import counters
 from worker.store.counters import Field, Prefix
-from worker.store.deadletter import Category, DeadLetter
+from worker.store.deadletter import Category
 from worker.store.outbox import Batch, Item, Outbox, new_batch_id
-from worker.store.pause import PauseKind, is_paused, pause, paused_info, resume
+from worker.store.pause import PauseKind, is_paused, paused_info, resume
 from worker.tiktok import describe
 
 __all__ = ["MAX_ARM_COUNTDOWN_S", "Action", "FlushReport", "flush"]
@@ -201,10 +202,11 @@ def _handle_failure(
     rt: Runtime, dest: Destination, box: Outbox, batch: Batch, exc: DeliveryError, probe: bool
 ) -> FlushReport:
     now = rt.clock()
-    if isinstance(exc, AuthFailed):
-        return _pause_destination(rt, dest, box, batch, exc, now, PauseKind.AUTH)
-    if isinstance(exc, Misconfigured):
-        return _pause_destination(rt, dest, box, batch, exc, now, PauseKind.CONFIG)
+    if isinstance(exc, AuthFailed | Misconfigured):
+        kind = PauseKind.AUTH if isinstance(exc, AuthFailed) else PauseKind.CONFIG
+        pause_destination(rt, dest.id, box, batch, exc, now, kind)
+        action = Action.AUTH if kind is PauseKind.AUTH else Action.CONFIG
+        return FlushReport(action, events=len(batch.items), detail=exc.message)
     log.warning(
         "delivery failed: %s",
         describe(exc),
@@ -343,118 +345,3 @@ def _quarantine(
     mid = len(batch.items) // 2
     _requeue_parts(rt, dest, box, batch, [batch.items[:mid], batch.items[mid:]], now)
     return FlushReport(Action.ISOLATED, events=len(batch.items), detail="worker lost")
-
-
-#: per pause kind: its counter, the flush's action, and the log's words
-_PAUSES: dict[PauseKind, tuple[Field, Action, str]] = {
-    PauseKind.AUTH: (Field.AUTH_FAILURES, Action.AUTH, "TikTok refused its access token"),
-    PauseKind.CONFIG: (
-        Field.CONFIG_FAILURES,
-        Action.CONFIG,
-        "TikTok refused the request itself (pixel code / event_source_id or another "
-        "top-level field, or an HTTP 400): fix the destination's configuration",
-    ),
-}
-
-
-def _pause_destination(
-    rt: Runtime,
-    dest: Destination,
-    box: Outbox,
-    batch: Batch,
-    exc: DeliveryError,
-    now: float,
-    kind: PauseKind,
-) -> FlushReport:
-    """Pause the destination; the batch waits, due now, for the probe or an operator.
-
-    Nothing is dead-lettered: the events are fine, every request of the destination would be
-    refused alike. Each refusal is counted; the pause itself is logged and reported to Sentry
-    once (other batches in flight meet the pause already set).
-    """
-    box.reschedule(batch.id, [(batch, now)])
-    counter, action, why = _PAUSES[kind]
-    counters.incr(rt.redis, dest.id, {counter: 1})
-    paused = pause(
-        rt.redis,
-        dest.id,
-        kind,
-        exc.message,
-        now,
-        code=exc.code,
-        http_status=exc.http_status,
-        request_id=exc.request_id,
-    )
-    if paused:
-        log.error(
-            "destination %s paused: %s (%s)",
-            dest.id,
-            why,
-            describe(exc),
-            extra={"destination": dest.id, "batch_id": batch.id},
-        )
-        _report_to_sentry(dest.id, exc)
-    else:
-        log.info(
-            "destination %s: refused again while paused (%s)",
-            dest.id,
-            describe(exc),
-            extra={"destination": dest.id, "batch_id": batch.id},
-        )
-    return FlushReport(action, events=len(batch.items), detail=exc.message)
-
-
-def _report_to_sentry(destination: str, exc: DeliveryError) -> None:
-    try:
-        import sentry_sdk
-    except ImportError:  # pragma: no cover
-        return
-    with sentry_sdk.new_scope() as scope:
-        scope.set_tag("destination", destination)
-        scope.set_tag("tiktok_code", str(exc.code))
-        sentry_sdk.capture_message(
-            f"TikTok destination {destination} paused: {exc.kind} ({exc.code})", level="error"
-        )
-
-
-def dead_letter_events(
-    rt: Runtime,
-    destination: str,
-    batch: Batch,
-    exc: DeliveryError,
-    category: Category,
-    now: float,
-    *,
-    test_code: str | None = None,
-    reason: str | None = None,
-) -> None:
-    """One dead-letter entry per event of ``batch``, with the TikTok diagnostics."""
-    entries = [
-        DeadLetter(
-            destination=destination,
-            event_id=str(item.event.get("event_id"))
-            if item.event.get("event_id") is not None
-            else None,
-            event_name=str(item.event.get("event"))
-            if item.event.get("event") is not None
-            else None,
-            reason=reason or (exc.kind if category is Category.EXHAUSTED else "tiktok_invalid"),
-            category=category,
-            detail=exc.message,
-            http_status=exc.http_status,
-            tiktok_code=exc.code,
-            tiktok_message=exc.message,
-            request_id=exc.request_id,
-            attempts=max(1, batch.attempts),
-            first_failure=batch.first_failure or now,
-            last_failure=now,
-            event_time=int(item.event["event_time"])
-            if isinstance(item.event.get("event_time"), int)
-            else None,
-            payload=item.event,
-            test_event_code=test_code,
-        )
-        for item in batch.items
-    ]
-    rt.dlq.add(entries)
-    counters.incr(rt.redis, destination, {Prefix.DEAD_LETTERED.of(category): len(entries)})

@@ -240,7 +240,7 @@ def test_an_unknown_pixel_pauses_its_destination_and_keeps_every_event(
     emulator.set_faults(f"bad_source={PIXEL_D}")
     ingest(rt, "brand-d", [view(i) for i in range(16)])
     ingest(rt, "brand-a", [view(i) for i in range(10)])
-    with caplog.at_level(logging.INFO, logger="worker.flush"):
+    with caplog.at_level(logging.INFO, logger="worker"):
         report = flush(rt, "brand-d")
         assert report.action == Action.CONFIG
         assert flush(rt, "brand-d").action == Action.PAUSED  # nothing sent while paused
