@@ -7,12 +7,15 @@
     │   └── RateLimited           TikTok 40100: slow the destination's bucket down
     ├── Invalid                   TikTok 40002: the payload is wrong; bisect the batch
     ├── AuthFailed                TikTok 40001 / 40105: pause the destination
-    └── Misconfigured             the request itself refused (its pixel, HTTP 400): pause
+    └── Misconfigured             the request refused (its pixel, HTTP 400) or unsendable
+                                  (a token that is no header value): pause
     ConfigError                   bad settings or usage; the CLI exits 2 with one line
 
 The TikTok client (``worker.tiktok``) is the only place that turns httpx exceptions, HTTP
-statuses and TikTok's JSON ``code`` into these. Anything else (a ``KeyError``) is a bug and is
-not retried. No message here ever carries an access token.
+statuses and TikTok's JSON ``code`` into these; whatever else is raised while a request is
+built or sent becomes one of them there too (an unknown error: ``Retryable``). Outside that
+boundary, anything else (a ``KeyError``) is a bug and is not retried. No message here ever
+carries an access token.
 """
 
 from __future__ import annotations
@@ -108,8 +111,10 @@ class Misconfigured(DeliveryError):
 
     A 40002 naming a top-level field (the pixel / ``event_source_id``, ``event_source``,
     ``test_event_code``, ``partner_name``) and no ``data.N`` event, or an HTTP 400 that no
-    TikTok code explains (a proxy, a wrong API URL). Every request of the destination carries
-    the same top level, so the destination is paused, its events kept.
+    TikTok code explains (a proxy, a wrong API URL). Also a request that cannot be sent at
+    all: an access token that is no HTTP header value, an unusable API URL (then no request
+    was sent). Every request of the destination carries the same top level and token, so the
+    destination is paused, its events kept.
     """
 
     kind = "config"

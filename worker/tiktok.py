@@ -19,18 +19,39 @@ HTTP 400 no code explains      ``test_event_code``, ``partner_name``)
 code 40001 / 40105, 401, 403   :class:`~worker.errors.AuthFailed`
 =============================  ====================================================
 
-Tasks never catch ``httpx.*``. The access token travels only in the ``Access-Token`` header;
-it is never part of a message, a log line or an exception built here.
+and what went wrong before an answer came:
+
+=============================  ====================================================
+a token that is no HTTP        :class:`~worker.errors.Misconfigured`, before any request
+header value; the request      (every request of the destination would fail alike:
+cannot be built (encoding,     pause it, keep its events)
+local protocol errors), an
+unusable API URL
+timeouts, connection, read,    :class:`~worker.errors.Retryable`
+write, remote protocol and
+other httpx errors; anything
+else raised while sending
+=============================  ====================================================
+
+Nothing escapes :meth:`TikTokClient.send_raw` but a :class:`~worker.errors.DeliveryError`:
+tasks never catch ``httpx.*``. The access token travels only in the ``Access-Token`` header;
+it is never part of a message, a log line or an exception built here: messages are made of
+exception *types* and fixed words, causes that may quote the token (an encoding error holds
+the string it failed on, h11 quotes the header it refused) are not chained, and a message
+TikTok sends back is stripped of the token should it ever echo it.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import h11
+import httpcore
 import httpx
 import orjson
 from pydantic import SecretStr
@@ -65,6 +86,15 @@ TOP_LEVEL_FIELD_RE = re.compile(
     r"(?<![\w.])(event_source_id|event_source|test_event_code|partner_name|pixel_code|pixel)"
     r"(?![\w.])",
     re.IGNORECASE,
+)
+#: what an HTTP header value may hold (RFC 9110 field-vchar, ASCII only; no spaces)
+HEADER_VALUE_RE = re.compile(r"[!-~]+")
+#: errors that mean the request could not be put on the wire as built (and never will be)
+_UNBUILDABLE = (
+    UnicodeError,
+    httpx.LocalProtocolError,
+    httpcore.LocalProtocolError,
+    h11.LocalProtocolError,
 )
 _AUTH_CODES = frozenset({40001, 40105})
 _SUCCESS_CODES = frozenset({0, 20001})
@@ -194,19 +224,77 @@ class TikTokClient:
         Returning means TikTok accepted every event of the request (it validates whole
         requests); a refusal names at most one offending event (``Invalid.event_index``).
         """
-        head = orjson.dumps(build_body(pixel_code, [], test_event_code, self.partner_name))
-        body = head[:-2] + b",".join(events) + b"]}"  # head ends with `"data":[]}`
-        headers = {"Access-Token": access_token.get_secret_value()}
+        token = access_token.get_secret_value()
+        if not HEADER_VALUE_RE.fullmatch(token):
+            # settings refuse such tokens; one that got here anyway must not reach httpx
+            raise Misconfigured(
+                "the access token is not a valid HTTP header value (visible ASCII only); "
+                "no request was sent: fix the destination's access_token"
+            )
+        # Every failure is classified below. No httpx error is chained: each holds its request
+        # (``exc.request``) and with it the Access-Token header, and a chained cause reaches
+        # log formatters and Sentry with its frames. Messages keep the safe facts: the type
+        # and an OS error code (:func:`_facts`).
         try:
-            response = self._http.post(TRACK_PATH, content=body, headers=headers)
+            head = orjson.dumps(build_body(pixel_code, [], test_event_code, self.partner_name))
+            body = head[:-2] + b",".join(events) + b"]}"  # head ends with `"data":[]}`
+            response = self._http.post(TRACK_PATH, content=body, headers={"Access-Token": token})
+        except DeliveryError:
+            raise  # a transport of ours (tests) already speaks the taxonomy
+        except _UNBUILDABLE as exc:
+            # not chained: these quote the value they refused, which may be the token
+            raise Misconfigured(f"the request could not be built ({_facts(exc)})") from None
+        except orjson.JSONEncodeError as exc:
+            # the pixel code, test code or partner name is no JSON string; the token is in
+            # no part of the body, so the cause is safe to keep
+            raise Misconfigured(f"the request body could not be encoded ({_facts(exc)})") from exc
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            # not chained: the request (and its token) rides on the httpx error
+            raise Misconfigured(f"the TikTok API URL is not usable ({_facts(exc)})") from None
         except httpx.TimeoutException as exc:
-            raise Retryable(f"timeout talking to TikTok ({type(exc).__name__})") from None
+            # not chained: the request (and its token) rides on the httpx error
+            raise Retryable(f"timeout talking to TikTok ({_facts(exc)})") from None
         except httpx.TransportError as exc:
-            raise Retryable(f"network error talking to TikTok ({type(exc).__name__})") from None
-        return classify(response.status_code, response.content)
+            # not chained: the request (and its token) rides on the httpx error
+            raise Retryable(f"network error talking to TikTok ({_facts(exc)})") from None
+        except httpx.HTTPError as exc:
+            # decoding the answer, redirects: worth another try. Not chained: the request
+            # (and its token) rides on the httpx error
+            raise Retryable(f"error talking to TikTok ({_facts(exc)})") from None
+        except Exception as exc:
+            # not chained: an unknown error may quote the request it failed on (its headers)
+            raise Retryable(f"unexpected error sending to TikTok ({_facts(exc)})") from None
+        try:
+            return classify(response.status_code, response.content)
+        except DeliveryError as exc:
+            _strip(exc, token)
+            raise
 
     def close(self) -> None:
         self._http.close()
+
+
+def _facts(exc: BaseException) -> str:
+    """What can be said of ``exc`` without quoting it: its type and an OS error code below it.
+
+    The text of a foreign exception may hold anything it was given, the token included.
+    """
+    facts = type(exc).__name__
+    seen: BaseException | None = exc
+    for _ in range(8):  # causes can form a cycle
+        if seen is None or isinstance(seen, OSError):
+            break
+        seen = seen.__cause__ or seen.__context__
+    if isinstance(seen, OSError) and seen.errno is not None and seen.errno in errno.errorcode:
+        facts += f": {errno.errorcode[seen.errno]}"
+    return facts
+
+
+def _strip(error: DeliveryError, secret: str) -> None:
+    """Remove ``secret`` from ``error``'s message, should TikTok ever echo it back."""
+    if secret and secret in error.message:
+        error.message = error.message.replace(secret, "[redacted]")
+        error.args = (error.message,)
 
 
 def describe(error: DeliveryError) -> str:

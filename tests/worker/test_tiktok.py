@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+import h11
+import httpcore
 import httpx
 import orjson
 import pytest
 from pydantic import SecretStr
 
-from worker.errors import AuthFailed, DeliveryError, Invalid, RateLimited, Retryable
+from worker.errors import (
+    AuthFailed,
+    DeliveryError,
+    Invalid,
+    Misconfigured,
+    RateLimited,
+    Retryable,
+)
 from worker.tiktok import TRACK_PATH, Accepted, TikTokClient, build_body, classify
 
 TOKEN = SecretStr("tok-secret-abcdef")
@@ -71,7 +80,7 @@ def test_invalid_names_the_event_index_and_keeps_diagnostics() -> None:
 
 def test_invalid_without_an_index() -> None:
     with pytest.raises(Invalid) as info:
-        classify(200, envelope(40002, "Invalid value for event_source_id"))
+        classify(200, envelope(40002, "Invalid value for event_id: not a valid string."))
     assert info.value.event_index is None
 
 
@@ -159,3 +168,198 @@ def test_spliced_body_is_exactly_the_encoded_request() -> None:
     client.send("C9XXXXXXXXXXXXXXXXXX", TOKEN, events)
     assert orjson.loads(seen[0]) == build_body("C9XXXXXXXXXXXXXXXXXX", events, "TEST1", "Masivo")
     assert orjson.loads(seen[1]) == build_body("C9XXXXXXXXXXXXXXXXXX", events, None, "Masivo")
+
+
+# -- issue 9: nothing escapes the boundary, and no message carries the token ------------------
+
+SECRET = "tok-Sup3r-secret-9f8e7d6c"
+BAD_TOKENS = [
+    pytest.param('tok-"caf\u00e9"-\x01-secret', id="accent-quote-control"),
+    pytest.param("tok-caf\u00e9-secret", id="accent"),
+    pytest.param("tok-\x01-secret", id="control"),
+    pytest.param("tok-\r\nX-Injected: 1", id="header-injection"),
+    pytest.param("tok with a space", id="space"),
+    pytest.param("tok-\x7f-secret", id="delete"),
+    pytest.param("", id="empty"),
+]
+
+
+def never_called(request: httpx.Request) -> httpx.Response:
+    raise AssertionError("no request may be sent")
+
+
+def assert_no_leak(error: BaseException, *secrets: str) -> None:
+    from tests.leakscan import scan_for_leaks
+
+    texts = [str(error), repr(error), *(str(a) for a in error.args)]
+    assert scan_for_leaks(texts, [s for s in secrets if len(s) >= 6]) == []
+    assert error.__cause__ is None or not any(s in str(error.__cause__) for s in secrets if s)
+
+
+@pytest.mark.parametrize("token", BAD_TOKENS)
+def test_a_token_that_is_no_header_value_is_a_configuration_error_before_any_request(
+    token: str,
+) -> None:
+    client = TikTokClient("https://example.test", transport=httpx.MockTransport(never_called))
+    with pytest.raises(Misconfigured) as info:
+        client.send("C9XXXXXXXXXXXXXXXXXX", SecretStr(token), [{"event": "Search"}])
+    assert info.value.kind == "config"
+    assert "no request was sent" in info.value.message
+    assert "access_token" in info.value.message
+    assert_no_leak(info.value, token)
+
+
+def _request() -> httpx.Request:
+    return httpx.Request("POST", "https://example.test" + TRACK_PATH)
+
+
+FAILURES = [
+    # (what the transport raises, what send_raw raises)
+    pytest.param(
+        lambda: httpx.ConnectTimeout(SECRET, request=_request()), Retryable, id="connect-timeout"
+    ),
+    pytest.param(
+        lambda: httpx.ReadTimeout(SECRET, request=_request()), Retryable, id="read-timeout"
+    ),
+    pytest.param(
+        lambda: httpx.WriteTimeout(SECRET, request=_request()), Retryable, id="write-timeout"
+    ),
+    pytest.param(
+        lambda: httpx.PoolTimeout(SECRET, request=_request()), Retryable, id="pool-timeout"
+    ),
+    pytest.param(lambda: httpx.ConnectError(SECRET, request=_request()), Retryable, id="connect"),
+    pytest.param(lambda: httpx.ReadError(SECRET, request=_request()), Retryable, id="read"),
+    pytest.param(lambda: httpx.WriteError(SECRET, request=_request()), Retryable, id="write"),
+    pytest.param(lambda: httpx.CloseError(SECRET, request=_request()), Retryable, id="close"),
+    pytest.param(lambda: httpx.ProxyError(SECRET, request=_request()), Retryable, id="proxy"),
+    pytest.param(
+        lambda: httpx.RemoteProtocolError(SECRET, request=_request()),
+        Retryable,
+        id="remote-protocol",
+    ),
+    pytest.param(lambda: httpx.DecodingError(SECRET, request=_request()), Retryable, id="decoding"),
+    pytest.param(
+        lambda: httpx.TooManyRedirects(SECRET, request=_request()), Retryable, id="redirects"
+    ),
+    pytest.param(lambda: httpx.StreamConsumed(), Retryable, id="stream-consumed"),
+    pytest.param(lambda: RuntimeError(f"boom {SECRET}"), Retryable, id="unexpected-runtime"),
+    pytest.param(lambda: KeyError(SECRET), Retryable, id="unexpected-keyerror"),
+    pytest.param(lambda: ValueError(f"bad header {SECRET}"), Retryable, id="valueerror"),
+    pytest.param(
+        lambda: httpx.LocalProtocolError(SECRET, request=_request()),
+        Misconfigured,
+        id="local-protocol",
+    ),
+    pytest.param(
+        lambda: UnicodeEncodeError("ascii", SECRET, 3, 4, "ordinal not in range(128)"),
+        Misconfigured,
+        id="unicode-encode",
+    ),
+    pytest.param(
+        lambda: h11.LocalProtocolError(f"Illegal header value {SECRET.encode()!r}"),
+        Misconfigured,
+        id="h11-local-protocol",
+    ),
+    pytest.param(
+        lambda: httpcore.LocalProtocolError(f"Illegal header value {SECRET.encode()!r}"),
+        Misconfigured,
+        id="httpcore-local-protocol",
+    ),
+    pytest.param(
+        lambda: httpx.UnsupportedProtocol(SECRET, request=_request()),
+        Misconfigured,
+        id="unsupported-protocol",
+    ),
+    pytest.param(lambda: httpx.InvalidURL(SECRET), Misconfigured, id="invalid-url"),
+]
+
+
+@pytest.mark.parametrize(("make", "expected"), FAILURES)
+def test_every_failure_is_classified_and_none_quotes_the_token(
+    make: Any, expected: type[DeliveryError]
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise make()
+
+    client = TikTokClient("https://example.test", transport=httpx.MockTransport(handler))
+    with pytest.raises(DeliveryError) as info:
+        client.send("C9XXXXXXXXXXXXXXXXXX", SecretStr(SECRET), [{"event": "Search"}])
+    assert type(info.value) is expected
+    assert_no_leak(info.value, SECRET)
+    assert info.value.__cause__ is None  # every cause above quotes the token
+    assert info.value.__suppress_context__
+
+
+def test_an_unencodable_body_field_is_a_configuration_error() -> None:
+    client = TikTokClient("https://example.test", transport=httpx.MockTransport(never_called))
+    with pytest.raises(Misconfigured, match="could not be encoded"):
+        client.send("C9XXXXXXXXXXXXXXXXXX", SecretStr(SECRET), [{}], test_event_code="\ud800")
+
+
+def test_a_refusal_that_echoes_the_token_is_stripped_of_it() -> None:
+    answer = envelope(40105, f"Access token {SECRET} is incorrect")
+    client = TikTokClient(
+        "https://example.test",
+        transport=httpx.MockTransport(lambda r: httpx.Response(200, content=answer)),
+    )
+    with pytest.raises(AuthFailed) as info:
+        client.send("C9XXXXXXXXXXXXXXXXXX", SecretStr(SECRET), [{}])
+    assert info.value.message == "Access token [redacted] is incorrect"
+    assert_no_leak(info.value, SECRET)
+
+
+def test_a_refused_connection_names_the_os_error_not_the_request() -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: nothing listens there
+    client = TikTokClient(f"http://127.0.0.1:{port}", timeout_s=2.0)
+    with pytest.raises(Retryable) as info:
+        client.send("C9XXXXXXXXXXXXXXXXXX", SecretStr(SECRET), [{}])
+    assert info.value.message == "network error talking to TikTok (ConnectError: ECONNREFUSED)"
+    assert info.value.__cause__ is None
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param('tok-"caf\u00e9"-\x01-secret', id="unicode-encode-error"),
+        pytest.param("tok-\r\nX-Injected: 1", id="h11-illegal-header"),
+    ],
+)
+def test_without_the_precheck_the_real_http_stack_errors_are_still_classified(
+    monkeypatch: pytest.MonkeyPatch, token: str
+) -> None:
+    """Defence in depth: what httpx / h11 raise for a bad header over a real socket."""
+    import re
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from worker import tiktok
+
+    class Ok(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(envelope(0, "OK"))
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    monkeypatch.setattr(tiktok, "HEADER_VALUE_RE", re.compile(r"(?s).*"))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Ok)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = TikTokClient(f"http://127.0.0.1:{server.server_address[1]}", timeout_s=5.0)
+        assert isinstance(client.send("C9XXXXXXXXXXXXXXXXXX", SecretStr(SECRET), [{}]), Accepted)
+        with pytest.raises(Misconfigured) as info:
+            client.send("C9XXXXXXXXXXXXXXXXXX", SecretStr(token), [{}])
+        assert info.value.message.startswith("the request could not be built (")
+        assert_no_leak(info.value, token)
+        assert info.value.__cause__ is None
+        client.close()
+    finally:
+        server.shutdown()
+        server.server_close()
