@@ -28,7 +28,8 @@ from transforms.outcome import Drop, Reject, Send
 from worker.errors import ConfigError
 from worker.runtime import Runtime
 from worker.serialization import json_default
-from worker.store.deadletter import DeadLetter
+from worker.store.counters import Field, Prefix
+from worker.store.deadletter import Category, DeadLetter
 from worker.store.intake import Entry, Intake, consumer_name
 from worker.store.outbox import Item
 
@@ -105,12 +106,12 @@ class Transformed:
 
 def transform_chunk(rt: Runtime, destination: str, events: list[Any], now: float) -> Transformed:
     """Every raw event's outcome. Never raises for an event: a bug becomes a reject."""
-    tally: Counter[str] = Counter(received=len(events))
+    tally: Counter[str] = Counter({Field.RECEIVED: len(events)})
     try:
         dest = rt.settings.destination(destination)
     except ConfigError:
         detail = f"destination {destination!r} is not configured"
-        tally["rejected:unknown_destination"] = len(events)
+        tally[Prefix.REJECTED.of("unknown_destination")] = len(events)
         unknown = [
             _reject_entry(destination, raw, "unknown_destination", detail, now) for raw in events
         ]
@@ -128,11 +129,11 @@ def transform_chunk(rt: Runtime, destination: str, events: list[Any], now: float
         if isinstance(outcome, Send):
             items.extend(Item.of(e, now) for e in outcome.events)
         elif isinstance(outcome, Drop):
-            tally[f"dropped:{outcome.reason}"] += 1
+            tally[Prefix.DROPPED.of(outcome.reason)] += 1
         elif isinstance(outcome, Reject):
-            tally[f"rejected:{outcome.reason}"] += 1
+            tally[Prefix.REJECTED.of(outcome.reason)] += 1
             rejects.append(_reject_entry(destination, raw, outcome.reason, outcome.detail, now))
-    tally["queued"] = len(items)
+    tally[Field.QUEUED] = len(items)
     return Transformed(items, tally, rejects)
 
 
@@ -173,13 +174,17 @@ def ingest_next(rt: Runtime, destination: str, *, ring: bool = True) -> IngestRe
 
 
 def _report(done: Transformed) -> IngestReport:
-    dropped = sum(v for k, v in done.tally.items() if k.startswith("dropped:"))
+    dropped = sum(v for k, v in done.tally.items() if k.startswith(Prefix.DROPPED.of("")))
     reasons = Counter(
-        {k: v for k, v in done.tally.items() if k.startswith(("dropped:", "rejected:"))}
+        {
+            k: v
+            for k, v in done.tally.items()
+            if k.startswith((Prefix.DROPPED.of(""), Prefix.REJECTED.of("")))
+        }
     )
     return IngestReport(
         "ingested",
-        received=done.tally["received"],
+        received=done.tally[Field.RECEIVED],
         queued=len(done.items),
         dropped=dropped,
         rejected=len(done.rejects),
@@ -206,7 +211,7 @@ def _dead_letter_entry(
     letter = DeadLetter(
         destination=intake.destination,
         reason=reason,
-        category="crashed" if reason == "worker_lost" else "rejected",
+        category=Category.CRASHED if reason == "worker_lost" else Category.REJECTED,
         detail=f"{detail}; {count} events kept here whole",
         attempts=entry.deliveries,
         first_failure=now,
@@ -214,7 +219,7 @@ def _dead_letter_entry(
         raw_event=events,
     )
     rt.dlq.add([letter])
-    counts = {"received": count, f"rejected:{reason}": count}
+    counts = {Field.RECEIVED.value: count, Prefix.REJECTED.of(reason): count}
     intake.commit(entry, [], counts)
     log.error(
         "intake entry dead-lettered whole (%s)",
@@ -246,7 +251,7 @@ def _reject_entry(destination: str, raw: Any, reason: str, detail: str, now: flo
         if isinstance(raw, dict) and isinstance(raw.get("type"), str)
         else None,
         reason=reason,
-        category="rejected",
+        category=Category.REJECTED,
         detail=detail,
         attempts=0,
         first_failure=now,

@@ -19,12 +19,14 @@ import orjson
 
 from transforms import is_too_old
 from transforms.options import TransformOptions
+from transforms.reasons import DropReason
 from worker.errors import ConfigError
 from worker.flush import Action, flush
 from worker.ingest import ingest
 from worker.runtime import Runtime
 from worker.store import counters
-from worker.store.deadletter import DeadLetter
+from worker.store.counters import Field, Prefix
+from worker.store.deadletter import Category, DeadLetter
 from worker.store.outbox import Batch, Item, new_batch_id
 from worker.store.pause import PROBED, paused_info, resume
 
@@ -33,7 +35,7 @@ __all__ = ["RETRYABLE_CATEGORIES", "expire", "probe_auth", "recover", "replay"]
 log = logging.getLogger(__name__)
 
 #: dead-letter categories that beat replays by itself (a fix on TikTok's side may help)
-RETRYABLE_CATEGORIES = frozenset({"exhausted", "retryable", "rate_limited"})
+RETRYABLE_CATEGORIES = frozenset({Category.EXHAUSTED})
 
 
 def _destinations(rt: Runtime) -> list[str]:
@@ -41,10 +43,15 @@ def _destinations(rt: Runtime) -> list[str]:
 
 
 def recover(rt: Runtime) -> dict[str, int]:
-    """Recover expired leases and arm a flush wherever work waits; returns recovered counts."""
+    """Recover expired leases, ring the ingest doorbell wherever the intake holds entries
+    (new, or pending past their lease), and arm a flush wherever work waits: the safety net
+    under every lost or dropped Celery message. Returns recovered batch counts."""
     now = rt.clock()
     recovered: dict[str, int] = {}
     for d in _destinations(rt):
+        if rt.intake(d).has_work(rt.settings.lease_s):
+            rt.unring(d)
+            rt.ring(d)
         box = rt.outbox(d)
         n = box.recover(now)
         if n:
@@ -70,7 +77,7 @@ def expire(rt: Runtime) -> dict[str, int]:
     for d, opts in options.items():
         n = dropped.get(d, 0) + _expire_queued(rt, d, opts, now)
         if n:
-            counters.incr(rt.redis, d, {"dropped:too_old": n})
+            counters.incr(rt.redis, d, {Prefix.DROPPED.of(DropReason.TOO_OLD): n})
             dropped[d] = n
     return {d: n for d, n in dropped.items() if n}
 
@@ -148,11 +155,11 @@ def replay(
         done.append(entry_id)
     for d, items in payloads.items():
         rt.outbox(d).append(items)
-        counters.incr(rt.redis, d, {"replayed": len(items)})
+        counters.incr(rt.redis, d, {Field.REPLAYED: len(items)})
         rt.arm_flush(d)
     rt.dlq.delete(done)  # delete before re-ingesting: a reject that fails again gets a new entry
     for d, raw_events in raws.items():
-        counters.incr(rt.redis, d, {"replayed": len(raw_events)})
+        counters.incr(rt.redis, d, {Field.REPLAYED: len(raw_events)})
         ingest(rt, d, raw_events)
     return {"replayed": len(done), "skipped": skipped, "still_invalid": still_invalid}
 
