@@ -11,7 +11,9 @@ them bigger and writes the measurements to ``MASIVO_TIKTOK_CHAOS_REPORT`` (a JSO
 
 from __future__ import annotations
 
+import gzip
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -364,6 +366,40 @@ def _redis_texts(r: redis.Redis) -> list[bytes]:
     return out
 
 
+class SentryInbox:
+    """A local HTTP server standing in for Sentry: keeps every envelope it is sent."""
+
+    def __init__(self) -> None:
+        import http.server
+
+        bodies: list[bytes] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                elif self.headers.get("Content-Encoding") == "br":
+                    body = b"<brotli body: not decoded>"
+                bodies.append(body)
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.bodies = bodies
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.dsn = f"http://publickey@127.0.0.1:{self.server.server_address[1]}/1"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def test_a_whole_run_leaks_no_token_and_no_raw_pii(tmp_path: Path) -> None:
     odd_token = "tok\"en\\with'odd<chars>&%=+" + "x" * 12  # visible ASCII: a valid header value
     bad_token = "revoked\"'\\token-0123456789"
@@ -376,8 +412,12 @@ def test_a_whole_run_leaks_no_token_and_no_raw_pii(tmp_path: Path) -> None:
             {"id": "brand-bad", "pixel_code": PIXEL_B, "access_token": bad_token},
         ]
         server = RedisProcess(tmp_path / "redis", appendonly=True)
+        inbox = SentryInbox()
         stack = devstack.Stack(
-            tmp_path, api_base_url=emulator.url, destinations=destinations, env=FAST_BEAT
+            tmp_path,
+            api_base_url=emulator.url,
+            destinations=destinations,
+            env={**FAST_BEAT, "SENTRY_DSN": inbox.dsn},
         )
         stack.redis_server = server
         with stack.start():
@@ -400,11 +440,15 @@ def test_a_whole_run_leaks_no_token_and_no_raw_pii(tmp_path: Path) -> None:
                         doorbell=lambda d: None)  # fmt: skip
             wait_for(lambda: len(emulator.events(pixel=PIXEL_A, limit=1000)) == 50, 60)
             wait_for(lambda: client.exists("mtt:{brand-bad}:paused") == 1, 60, "auth pause")
+            wait_for(lambda: any(b"paused" in b for b in inbox.bodies), 60, "Sentry told")
             cli = [stack.cli(*args) for args in (["status", "--json"], ["dlq", "list", "--json"])]
             texts: list[str | bytes] = [stack.logs(), *_redis_texts(client)]
             texts += [c.stdout + c.stderr for c in cli]
+            texts += inbox.bodies
             assert alive(worker)
             client.close()
+        inbox.close()
+        assert inbox.bodies, "Sentry received the pause report"
         assert scan_for_leaks(texts, [odd_token, bad_token], needles=emails + phones) == []
 
 
