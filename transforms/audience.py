@@ -3,7 +3,9 @@
 Audiences (product spec, "Audience synchronization"): ``action: calculate`` becomes the custom
 event ``AudienceUpdated``, ``delete`` becomes ``AudienceRemoved``. Properties:
 ``audience_id``, ``audience_name``, ``customers_count`` (the whole audience), ``action``,
-``customer_ids`` (this part's ids, comma-joined - TikTok properties are primitives only),
+``customer_ids`` (this part's ids, each hashed exactly like ``external_id`` - trimmed, case
+kept, SHA-256, 64-hex values passed through - then comma-joined, since TikTok properties are
+primitives only; so they join the ``external_id`` of the customers' own events),
 ``chunk_index`` and ``chunk_count``. Ids are read from ``customer_ids`` (top level or inside
 ``audience``); ``audience.id``/``audience_id`` is required.
 
@@ -13,8 +15,8 @@ even for a single part, so an audience growing past one chunk keeps part 0's id)
 
 ``user.external_id`` is SHA-256 of the literal ``"audience_manager"`` (the spec's special id):
 TikTok expects hashed external ids, and hashing it keeps every ``external_id`` we send in one
-form. The member ids themselves are Masivo customer ids, sent as given "for reference", as
-the spec says.
+form. The member ids are the spec's customer ids "included for reference", hashed: raw ids
+would be the only unhashed identifiers we send.
 
 Customer tags become one custom event ``CustomerTagsUpdated`` whatever the action (one name
 keeps TikTok's event list short; the action is a property): ``tags`` (comma-joined),
@@ -56,9 +58,10 @@ def _ids(value: object, path: str) -> list[str]:
         raise InvalidEventError(_FIELD, f"{path}: must be an array of ids")
     ids = []
     for index, item in enumerate(value):
-        text = to_text(item, f"{path}[{index}]", _FIELD)
-        if text:
-            ids.append(text)
+        text = item if type(item) is str else to_text(item, f"{path}[{index}]", _FIELD)
+        hashed = hash_external_id(text) if text else None
+        if hashed:
+            ids.append(hashed)
     return ids
 
 

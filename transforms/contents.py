@@ -1,14 +1,16 @@
 """Item lists → TikTok's ``properties.contents``.
 
 Where items come from (first present wins): ``order.products`` (Masivo's native purchase),
-then ``items``, ``contents``, ``products``, then a single ``product`` object.
+then ``items``, ``contents``, ``products``, then a single ``product`` object. Like the peers
+(RudderStack wraps a lone ``contents`` object), any of the list fields may also hold one
+object instead of a list: it is that one item (errors then name ``items[0]``, ...).
 
 Per item, aliases are read in this order (first non-null wins):
 
 ==================  ============================================
 TikTok field        Masivo aliases
 ==================  ============================================
-``content_id``      ``content_id``, ``sku``, ``item_id``, ``id``
+``content_id``      ``content_id``, ``sku``, ``item_id``, ``product_id``, ``id``
 ``content_name``    ``content_name``, ``name``, ``item_name``
 ``price``           ``unit_price``, ``price``; else line ``value`` ÷ quantity
 ``quantity``        ``quantity``, ``amount``
@@ -47,7 +49,7 @@ __all__ = ["ITEM_ALIASES", "ITEM_LIST_FIELDS", "build_contents", "find_items"]
 ITEM_LIST_FIELDS: Final = ("items", "contents", "products")
 
 ITEM_ALIASES: Final[dict[str, tuple[str, ...]]] = {
-    "content_id": ("content_id", "sku", "item_id", "id"),
+    "content_id": ("content_id", "sku", "item_id", "product_id", "id"),
     "content_name": ("content_name", "name", "item_name"),
     "price": ("unit_price", "price"),
     "quantity": ("quantity", "amount"),
@@ -63,9 +65,11 @@ _TEXT_ALIASES: Final = tuple(
 
 
 def _list_at(path: str, value: object) -> tuple[str, list[object]]:
-    if not isinstance(value, list):
-        raise InvalidEventError(_INVALID, f"{path}: must be an array of objects")
-    return path, value
+    if isinstance(value, list):
+        return path, value
+    if isinstance(value, dict):
+        return path, [value]
+    raise InvalidEventError(_INVALID, f"{path}: must be an array of objects")
 
 
 def find_items(raw: dict[str, object]) -> tuple[str, list[object]] | None:

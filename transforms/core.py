@@ -16,6 +16,18 @@ The checks run cheapest-and-most-final first, so a dropped event costs almost no
    ``CustomerTagsUpdated``) whose ``user`` ends up without ``external_id``, ``email`` or
    ``phone`` is ``Reject("missing_customer")``: tags nobody can be matched to are useless.
 
+The outgoing name comes from the destination's ``event_map`` first (:mod:`transforms.names`),
+so a mapped name gets every rule of that name, the switch and the fulfilment gate included.
+
+Alongside each event, :class:`~transforms.quality.Quality` records its match keys and
+warnings. Top-level keys outside the input contract (:data:`KNOWN_FIELDS`, plus the fields
+of audience and tag operations for those) are never sent - they may hold PII - and raise
+``params_ignored``, as do ``metadata``/``properties`` on events that do not send them.
+
+``limited_data_use`` (top level, else ``context.limited_data_use``; read as a flag, and an
+unreadable value counts as ``true`` - privacy first) is sent as given, else the destination's
+``limited_data_use`` when it has one.
+
 Pure: no I/O, no clock (``now`` is an argument), no environment.
 """
 
@@ -25,8 +37,7 @@ from typing import Any, Final
 
 from transforms.audience import audience_parts, customer_tags_properties
 from transforms.custom import flatten_metadata
-from transforms.eventid import canonical_event_id, part_event_id
-from transforms.identity import build_page, build_user
+from transforms.eventid import event_id_for, part_event_id
 from transforms.names import (
     AUDIENCE_TYPE,
     CUSTOMER_TAGS_TYPE,
@@ -41,14 +52,64 @@ from transforms.options import TransformOptions
 from transforms.outcome import Drop, Outcome, Reject, Send
 from transforms.policy import UNFULFILLED_STATUSES, consent_denied, is_unfulfilled
 from transforms.properties import build_properties, require_purchase_fields
+from transforms.quality import MatchKey, Quality, QualityWarning, quality_of, recommended_missing
 from transforms.reasons import DropReason, InvalidEventError, RejectReason
 from transforms.timestamps import event_time_from, is_in_future, is_too_old
-from transforms.values import get_dict
+from transforms.user import build_page, build_user
+from transforms.values import to_flag
 
-__all__ = ["UNFULFILLED_STATUSES", "transform"]
+__all__ = ["KNOWN_FIELDS", "UNFULFILLED_STATUSES", "transform"]
 
 #: The match keys that identify a customer (``ip``/``user_agent`` alone do not).
 _IDENTITY_KEYS: Final = frozenset({"external_id", "email", "phone"})
+
+#: The top-level fields of the input contract (``masivo-event.md``) and the aliases read.
+KNOWN_FIELDS: Final = frozenset(
+    {
+        "type",
+        "id",
+        "event_id",
+        "customer_id",
+        "external_id",
+        "brand_id",
+        "issued_at",
+        "fulfilled",
+        "status",
+        "order",
+        "items",
+        "contents",
+        "products",
+        "product",
+        "value",
+        "currency",
+        "order_id",
+        "transaction_id",
+        "query",
+        "search_string",
+        "description",
+        "content_type",
+        "shop_id",
+        "email",
+        "phone",
+        "customer",
+        "is_anonymous",
+        "context",
+        "metadata",
+        "properties",
+        "limited_data_use",
+        "consent",
+    }
+)
+_TAG_FIELDS: Final = KNOWN_FIELDS | {"tags", "action"}
+_AUDIENCE_FIELDS: Final = KNOWN_FIELDS | {
+    "action",
+    "audience",
+    "audience_id",
+    "audience_name",
+    "customer_ids",
+    "customers_count",
+}
+_AUDIENCE_KEYS: Final = (MatchKey.EXTERNAL_ID.value,)
 
 
 def _event_type(raw: dict[str, object]) -> str:
@@ -63,14 +124,14 @@ def _event_type(raw: dict[str, object]) -> str:
     return name
 
 
-def _outgoing_name(masivo_type: str) -> str | None:
+def _outgoing_name(masivo_type: str, options: TransformOptions) -> str | None:
     """The TikTok name; ``None`` for audiences, whose name depends on ``action``."""
     kind = masivo_type.lower()
     if kind == AUDIENCE_TYPE:
         return None
     if kind == CUSTOMER_TAGS_TYPE:
         return CUSTOMER_TAGS_UPDATED
-    return resolve_event_name(masivo_type)
+    return resolve_event_name(masivo_type, options.event_map)
 
 
 def _envelope(name: str, event_time: int, event_id: str, user: dict[str, Any]) -> dict[str, Any]:
@@ -80,59 +141,88 @@ def _envelope(name: str, event_time: int, event_id: str, user: dict[str, Any]) -
     return event
 
 
-def _web_extras(event: dict[str, Any], raw: dict[str, object], page: dict[str, str]) -> None:
+def _limited_data_use(raw: dict[str, object], default: bool | None) -> bool | None:
+    value = raw.get("limited_data_use")
+    if value is None:
+        context = raw.get("context")
+        if type(context) is dict:
+            value = context.get("limited_data_use")
+    if value is None:
+        return default
+    return to_flag(value) is not False
+
+
+def _web_extras(
+    event: dict[str, Any], raw: dict[str, object], page: dict[str, str], options: TransformOptions
+) -> None:
     if page:
         event["page"] = page
-    ldu = raw.get("limited_data_use")
-    if ldu is None:
-        ldu = (get_dict(raw, "context") or {}).get("limited_data_use")
-    if isinstance(ldu, bool):
+    ldu = _limited_data_use(raw, options.limited_data_use)
+    if ldu is not None:
         event["limited_data_use"] = ldu
 
 
 def _customer_event(
     raw: dict[str, object], name: str, event_time: int, options: TransformOptions
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], Quality]:
+    warnings: list[str] = []
     page = build_page(raw)
+    free_params = False
     if name == CUSTOMER_TAGS_UPDATED:  # also a custom event of that name: same shape
         props = customer_tags_properties(raw)
+        known = _TAG_FIELDS
     else:
-        props = build_properties(raw, options.default_currency)
+        props = build_properties(raw, options.default_currency, name, warnings)
+        known = KNOWN_FIELDS
+        if recommended_missing(name, props):
+            warnings.append(QualityWarning.RECOMMENDED_MISSING.value)
         if name in PURCHASE_EVENTS:
-            require_purchase_fields(props)
+            require_purchase_fields(props)  # may drop the value (its currency is missing)
         elif is_custom(name):
-            props.update(flatten_metadata(raw.get("metadata")))
-    user = build_user(raw, options.phone_region, page.get("url"))
+            free_params = True
+            props.update(flatten_metadata(raw.get("metadata"), raw.get("properties")))
+    if not known.issuperset(raw) or (
+        not free_params and (raw.get("metadata") or raw.get("properties"))
+    ):
+        warnings.append(QualityWarning.PARAMS_IGNORED.value)
+    user = build_user(raw, options.phone_region, page.get("url"), warnings)
     if name == CUSTOMER_TAGS_UPDATED and not _IDENTITY_KEYS.intersection(user):
         raise InvalidEventError(
             RejectReason.MISSING_CUSTOMER,
             "customer_id: required for customer tags (or a usable email or phone)",
         )
-    event = _envelope(name, event_time, canonical_event_id(raw, options.destination_id), user)
-    _web_extras(event, raw, page)
+    order_id = None
+    if options.purchase_event_id == "order_id" and name in PURCHASE_EVENTS:
+        order_id = props.get("order_id")
+    event_id = event_id_for(raw, options.destination_id, order_id)
+    event = _envelope(name, event_time, event_id, user)
+    _web_extras(event, raw, page, options)
     if props:
         event["properties"] = props
-    return event
+    return event, quality_of(name, tuple(user), tuple(warnings))
 
 
-def _audience_events(
-    raw: dict[str, object], event_time: int, options: TransformOptions
-) -> tuple[dict[str, Any], ...]:
+def _audience_events(raw: dict[str, object], event_time: int, options: TransformOptions) -> Send:
     name, parts, user = audience_parts(raw, options.audience_chunk_size)
-    base_id = canonical_event_id(raw, options.destination_id)
+    base_id = event_id_for(raw, options.destination_id)
+    ldu = _limited_data_use(raw, options.limited_data_use)
     events = []
     for index, props in enumerate(parts):
         event = _envelope(name, event_time, part_event_id(base_id, index), dict(user))
+        if ldu is not None:
+            event["limited_data_use"] = ldu
         event["properties"] = props
         events.append(event)
-    return tuple(events)
+    ignored = () if _AUDIENCE_FIELDS.issuperset(raw) else (QualityWarning.PARAMS_IGNORED.value,)
+    quality = Quality(name, _AUDIENCE_KEYS, ignored)
+    return Send(tuple(events), (quality,) * len(events))
 
 
 def _transform(raw: object, options: TransformOptions, now: float) -> Outcome:
     if not isinstance(raw, dict):
         return Reject(RejectReason.NOT_AN_OBJECT, f"event must be a JSON object, not {_kind(raw)}")
     masivo_type = _event_type(raw)
-    name = _outgoing_name(masivo_type)
+    name = _outgoing_name(masivo_type, options)
     switch = Switch.AUDIENCES if name is None else switch_for(name)
     if not getattr(options.features, switch):
         return Drop(DropReason.FEATURE_DISABLED, f"{switch} is off ({masivo_type})")
@@ -145,10 +235,11 @@ def _transform(raw: object, options: TransformOptions, now: float) -> Outcome:
     if is_too_old(event_time, options, now):
         return Drop(DropReason.TOO_OLD, f"issued_at: {int(now - event_time)} s old")
     if name is None:
-        return Send(_audience_events(raw, event_time, options))
+        return _audience_events(raw, event_time, options)
     if name in PURCHASE_EVENTS and is_unfulfilled(raw):
         return Drop(DropReason.NOT_FULFILLED, "fulfilled is false or status says not fulfilled")
-    return Send((_customer_event(raw, name, event_time, options),))
+    event, quality = _customer_event(raw, name, event_time, options)
+    return Send((event,), (quality,))
 
 
 def _kind(value: object) -> str:

@@ -1,4 +1,8 @@
-"""Custom events: ``metadata`` flattened into ``custom_``-prefixed primitive properties.
+"""Custom events: ``metadata`` and ``properties`` flattened into ``custom_`` primitives.
+
+Both objects are free parameters (``masivo-event.md``); they are flattened as one, ``metadata``
+first, so the rules below (collisions, caps) apply across both: ``{"metadata": {"plan": 1},
+"properties": {"plan": 2}}`` → ``custom_plan: 1, custom_plan_2: 2``.
 
 TikTok accepts only primitives in custom parameters (the product spec's "Limitations"), so:
 
@@ -28,7 +32,8 @@ TikTok accepts only primitives in custom parameters (the product spec's "Limitat
   silently. A metadata key ``truncated`` then moves to the next free suffix
   (``custom_truncated_2``); without truncation it keeps ``custom_truncated``.
 
-Standard events ignore ``metadata``: their properties are TikTok's fixed vocabulary.
+Standard events do not send ``metadata``/``properties``: their properties are TikTok's fixed
+vocabulary (the event counts the quality warning ``params_ignored`` instead).
 """
 
 from __future__ import annotations
@@ -149,12 +154,15 @@ class _Flattener:
                 self.put(prefix, prim)
 
 
-def flatten_metadata(metadata: object) -> dict[str, Primitive]:
-    """``custom_``-prefixed primitive properties of a custom event's ``metadata`` object."""
-    if not isinstance(metadata, dict):
+def flatten_metadata(metadata: object, properties: object = None) -> dict[str, Primitive]:
+    """``custom_``-prefixed primitive properties of a custom event's ``metadata`` and
+    ``properties`` objects (anything that is not an object is ignored)."""
+    sources = [obj for obj in (metadata, properties) if isinstance(obj, dict) and obj]
+    if not sources:
         return {}
     flattener = _Flattener()
-    flattener.walk(PREFIX, metadata, 0)
+    for obj in sources:
+        flattener.walk(PREFIX, obj, 0)
     out = flattener.out
     if flattener.truncated:
         taken = out.pop(TRUNCATED, None)

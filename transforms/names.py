@@ -2,6 +2,14 @@
 
 Resolution order (first match wins), and why:
 
+0. the destination's ``event_map`` (``{REGISTRATION: CompleteRegistration}``), keys compared
+   case-insensitively: a brand's own types come before any built-in rule. A target that is
+   a standard name gets that name's rules (a mapped purchase is still gated on fulfilment
+   and governed by the ``purchases`` switch); any other target is a custom event.
+   :func:`check_event_map` refuses, at start-up, targets that would surprise: a standard
+   name in the wrong case (TikTok would see an unrelated custom event), a Masivo name
+   (``purchase`` is not a TikTok name), the audience/tag event names, and the keys
+   ``AUDIENCE``/``CUSTOMER_TAGS`` (their events have their own shape);
 1. an exact TikTok standard name (case-sensitive, after trimming) is sent as is - TikTok's
    names are case-sensitive, so ``Purchase`` (the newer standard name) stays ``Purchase``;
 2. a Masivo name of the product spec's event-mapping table, case-insensitive - so
@@ -21,6 +29,7 @@ their own: :mod:`transforms.audience` turns them into the custom events ``Audien
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 __all__ = [
@@ -36,6 +45,7 @@ __all__ = [
     "PURCHASE_EVENTS",
     "STANDARD_EVENTS",
     "Switch",
+    "check_event_map",
     "is_custom",
     "resolve_event_name",
     "switch_for",
@@ -142,12 +152,59 @@ def switch_for(tiktok_event: str) -> str:
     return EVENT_NAME_SWITCH.get(tiktok_event, Switch.EVENTS)
 
 
-def resolve_event_name(masivo_type: str) -> str:
-    """The outgoing TikTok name for a (non-empty, trimmed) Masivo ``type``; see module doc."""
+def resolve_event_name(masivo_type: str, event_map: Mapping[str, str] | None = None) -> str:
+    """The outgoing TikTok name for a (non-empty, trimmed) Masivo ``type``; see module doc.
+
+    ``event_map`` is a destination's map as :func:`check_event_map` returned it.
+    """
+    if event_map:
+        mapped = event_map.get(masivo_type.lower())
+        if mapped is not None:
+            return mapped
     if masivo_type in STANDARD_EVENTS:
         return masivo_type
     lower = masivo_type.lower()
     return MASIVO_EVENT_NAMES.get(lower) or _STANDARD_BY_LOWER.get(lower, masivo_type)
+
+
+_RESERVED: Final = {
+    name.lower(): name for name in (AUDIENCE_UPDATED, AUDIENCE_REMOVED, CUSTOMER_TAGS_UPDATED)
+}
+
+
+def _check_target(where: str, target: object) -> str:
+    if not isinstance(target, str) or not target.strip():
+        raise ValueError(f"{where}: the target must be a TikTok event name")
+    name = target.strip()
+    lower = name.lower()
+    if name in STANDARD_EVENTS:
+        return name
+    if lower in _STANDARD_BY_LOWER:
+        right = _STANDARD_BY_LOWER[lower]
+        raise ValueError(f"{where}: TikTok's names are case-sensitive; write {right}")
+    if lower in MASIVO_EVENT_NAMES:
+        right = MASIVO_EVENT_NAMES[lower]
+        raise ValueError(f"{where}: the target is a Masivo name, not TikTok's; write {right}")
+    if lower in _RESERVED or lower in (AUDIENCE_TYPE, CUSTOMER_TAGS_TYPE):
+        raise ValueError(f"{where}: the target is reserved for audience and customer-tag events")
+    return name
+
+
+def check_event_map(event_map: Mapping[str, str]) -> dict[str, str]:
+    """A destination's ``event_map``, validated (module doc, step 0): lower-cased, trimmed
+    keys to TikTok names. Raises ``ValueError`` naming the offending key, never its target."""
+    out: dict[str, str] = {}
+    for key, target in event_map.items():
+        if not isinstance(key, str) or not key.strip():
+            raise ValueError("keys must be Masivo event types (non-empty text)")
+        folded = key.strip().lower()
+        where = f"key {key.strip()!r}"
+        if folded in (AUDIENCE_TYPE, CUSTOMER_TAGS_TYPE):
+            raise ValueError(f"{where}: AUDIENCE and CUSTOMER_TAGS events cannot be remapped")
+        if folded in out:
+            raise ValueError(f"{where}: given twice (keys are compared case-insensitively)")
+        out[folded] = _check_target(where, target)
+    return out
 
 
 def is_custom(tiktok_event: str) -> bool:

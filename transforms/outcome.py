@@ -2,7 +2,9 @@
 
 Every input, however malformed, ends as exactly one of these:
 
-* :class:`Send` - one or more TikTok Events API 2.0 ``data[]`` objects, JSON-ready;
+* :class:`Send` - one or more TikTok Events API 2.0 ``data[]`` objects, JSON-ready, and
+  one :class:`~transforms.quality.Quality` per object (its match keys and warnings; never
+  sent to TikTok);
 * :class:`Drop` - a policy decision (``too_old``, ``feature_disabled``, ``not_fulfilled``,
   ``no_consent``), counted but not an error;
 * :class:`Reject` - the event is invalid; ``reason`` is a short code, ``detail`` names the field.
@@ -13,15 +15,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from transforms.quality import Quality
+
 __all__ = ["Drop", "Outcome", "Reject", "Send"]
 
 
 @dataclass(frozen=True, slots=True)
 class Send:
+    """``events`` are exactly what TikTok receives; ``quality[i]`` describes ``events[i]``."""
+
     events: tuple[dict[str, Any], ...]
+    quality: tuple[Quality, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
-        return {"outcome": "send", "events": list(self.events)}
+        out: dict[str, Any] = {"outcome": "send", "events": list(self.events)}
+        quality = self.quality
+        if len(quality) == 1:
+            out["quality"] = [quality[0].as_json()]
+        elif quality:
+            out["quality"] = [q.as_json() for q in quality]
+        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,10 @@ TikTok field     Masivo source (first present wins)
 ``currency``     ``currency``, ``order.currency``, else the destination default
 ``order_id``     ``order_id``, ``transaction_id``, ``order.purchase_id``,
                  ``order.order_id`` (always a string; the spec's ``transaction_id``)
-``query``        ``query``, ``search_string``
+``query``        ``query``, ``search_string``; a ``Search`` also gets it as
+                 ``search_string`` (Events API 2.0's name; peers send ``query``)
 ``description``  ``description``
+``shop_id``      ``shop_id`` (always a string)
 ``content_type`` only with contents: ``content_type``, else ``"product"``
 ``contents``     see :mod:`transforms.contents`
 ===============  ==============================================================
@@ -16,7 +18,14 @@ TikTok field     Masivo source (first present wins)
 The ``order`` object is read for every event kind, not only purchases: a ``PlaceAnOrder`` or
 ``InitiateCheckout`` carrying an order is just as useful. The default currency is only added
 when something is priced (a value or an item price): a currency alone means nothing.
-Currencies are upper-cased and must be three letters (ISO 4217 form).
+Currencies are upper-cased and must be three letters (ISO 4217 form). Something priced
+without any currency raises the quality warning ``currency_missing``.
+
+Purchases (:func:`require_purchase_fields`) need an item and a value. Without a currency
+(none in the event, no ``default_currency``) a purchase is still a conversion TikTok can use:
+it is sent without ``value`` and ``currency`` (a value in no known currency would corrupt
+ROAS) and counted as ``currency_missing``, never rejected for that alone. A currency that is
+present keeps its validation (``invalid_currency``).
 
 ``value`` must not be negative (``Reject("invalid_value")`` naming ``value`` or
 ``order.value``): refunds are not conversions, and a negative value would silently lower the
@@ -31,6 +40,7 @@ import re
 from typing import Any, Final
 
 from transforms.contents import build_contents
+from transforms.quality import QualityWarning
 from transforms.reasons import InvalidEventError, RejectReason
 from transforms.values import get_dict, to_number, to_text
 
@@ -74,8 +84,13 @@ def _currency(
     return code
 
 
-def build_properties(raw: dict[str, object], default_currency: str | None) -> dict[str, Any]:
-    """``properties`` of a standard event (no ``custom_`` keys; metadata is ignored)."""
+def build_properties(
+    raw: dict[str, object], default_currency: str | None, name: str, warnings: list[str]
+) -> dict[str, Any]:
+    """``properties`` of event ``name`` (no ``custom_`` keys; metadata is not read here).
+
+    Appends ``currency_missing`` to ``warnings`` when something is priced without currency.
+    """
     order = get_dict(raw, "order")
     if raw.get("order") is not None and order is None:
         raise InvalidEventError(_FIELD, "order: must be an object")
@@ -91,6 +106,8 @@ def build_properties(raw: dict[str, object], default_currency: str | None) -> di
     currency = _currency(raw, order, default_currency if priced else None)
     if currency:
         props["currency"] = currency
+    elif priced:
+        warnings.append(QualityWarning.CURRENCY_MISSING.value)
     path, raw_order_id = _pick(
         raw, order, ("order_id", "transaction_id"), ("purchase_id", "order_id")
     )
@@ -101,9 +118,14 @@ def build_properties(raw: dict[str, object], default_currency: str | None) -> di
     query = to_text(raw_query, path, _FIELD)
     if query:
         props["query"] = query
+        if name == "Search":
+            props["search_string"] = query
     description = to_text(raw.get("description"), "description", _FIELD)
     if description:
         props["description"] = description
+    shop_id = to_text(raw.get("shop_id"), "shop_id", _FIELD)
+    if shop_id:
+        props["shop_id"] = shop_id
     if contents:
         content_type = to_text(raw.get("content_type"), "content_type", _FIELD)
         props["content_type"] = content_type or "product"
@@ -112,8 +134,9 @@ def build_properties(raw: dict[str, object], default_currency: str | None) -> di
 
 
 def require_purchase_fields(props: dict[str, Any]) -> None:
-    """A purchase needs an item, a value and a currency (after the default) - the spec's
-    "Purchase events missing" checklist - else it is rejected rather than sent half-empty."""
+    """A purchase needs an item and a value - the spec's "Purchase events missing" checklist
+    - else it is rejected rather than sent half-empty; without a currency its value is not
+    sent (module docstring; ``build_properties`` raised ``currency_missing``)."""
     if not props.get("contents"):
         raise InvalidEventError(
             RejectReason.MISSING_CONTENTS,
@@ -124,7 +147,4 @@ def require_purchase_fields(props: dict[str, Any]) -> None:
             RejectReason.MISSING_VALUE, "value: a purchase needs value or order.value"
         )
     if "currency" not in props:
-        raise InvalidEventError(
-            RejectReason.MISSING_CURRENCY,
-            "currency: a purchase needs currency or order.currency (no destination default)",
-        )
+        del props["value"]

@@ -13,6 +13,11 @@ from transforms import RejectReason
 MANAGER = hashlib.sha256(b"audience_manager").hexdigest()
 
 
+def _ids(*ids: str) -> str:
+    """Customer ids as audience events carry them: hashed like external_id, comma-joined."""
+    return ",".join(hashlib.sha256(i.encode()).hexdigest() for i in ids)
+
+
 def _audience(**fields: Any) -> dict[str, Any]:
     raw: dict[str, Any] = {
         "id": "aud_evt_1",
@@ -46,7 +51,7 @@ def test_audience_actions(action: str, event: str) -> None:
             "audience_name": "VIP",
             "customers_count": 2,
             "action": action.strip().lower(),
-            "customer_ids": "c1,c2",
+            "customer_ids": _ids("c1", "c2"),
             "chunk_index": 0,
             "chunk_count": 1,
         },
@@ -79,7 +84,11 @@ def test_large_audience_is_chunked_with_stable_ids() -> None:
     ids = [f"c{i}" for i in range(7)]
     events = send_all(_audience(customer_ids=ids), options(audience_chunk_size=3))
     assert [e["event_id"] for e in events] == ["aud_evt_1:0", "aud_evt_1:1", "aud_evt_1:2"]
-    assert [e["properties"]["customer_ids"] for e in events] == ["c0,c1,c2", "c3,c4,c5", "c6"]
+    assert [e["properties"]["customer_ids"] for e in events] == [
+        _ids("c0", "c1", "c2"),
+        _ids("c3", "c4", "c5"),
+        _ids("c6"),
+    ]
     assert {e["properties"]["customers_count"] for e in events} == {7}
     assert [e["properties"]["chunk_index"] for e in events] == [0, 1, 2]
     assert {e["properties"]["chunk_count"] for e in events} == {3}
@@ -92,7 +101,7 @@ def test_audience_fields_from_top_level_aliases() -> None:
     assert (props["audience_id"], props["audience_name"], props["customer_ids"]) == (
         "9",
         "Nine",
-        "1,2,3",
+        _ids("1", "2", "3"),
     )
 
 

@@ -201,7 +201,9 @@ def test_page_url_prefers_page_url_over_url() -> None:
         pytest.param({"limited_data_use": True}, True, id="top-level-true"),
         pytest.param({"limited_data_use": False}, False, id="top-level-false"),
         pytest.param({"context": {"limited_data_use": True}}, True, id="context"),
-        pytest.param({"limited_data_use": "yes"}, None, id="not-a-bool"),
+        pytest.param({"limited_data_use": "yes"}, True, id="loose-yes"),
+        pytest.param({"limited_data_use": "false"}, False, id="loose-no"),
+        pytest.param({"limited_data_use": "maybe"}, True, id="unreadable-limits"),
         pytest.param({}, None, id="absent"),
     ],
 )

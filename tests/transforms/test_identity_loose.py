@@ -133,6 +133,7 @@ def test_customer_id_non_ids_are_omitted(given: object) -> None:
         pytest.param({"phone": 12133734253}, "US", "+12133734253", id="int-with-trunk-1"),
         pytest.param({"phone": 2133734253.0}, "US", "+12133734253", id="integral-float"),
         pytest.param({"customer": {"phone": 5512345678}}, "MX", "+525512345678", id="customer"),
+        pytest.param({"phone": 12133734253}, None, "+12133734253", id="no-region-valid-e164"),
     ],
 )
 def test_phones_given_as_numbers(fields: dict[str, Any], region: str | None, e164: str) -> None:
@@ -145,8 +146,9 @@ def test_phones_given_as_numbers(fields: dict[str, Any], region: str | None, e16
     [
         pytest.param(True, "US", id="bool"),
         pytest.param(2133734253.5, "US", id="fraction"),
-        # A JSON number cannot carry "+": like the digit string, it needs a default region.
-        pytest.param(12133734253, None, id="no-region"),
+        # A JSON number cannot carry "+": without a region its digits must be a valid
+        # E.164 number once "+" is added; +2133734253 is not (issue 10, point 1).
+        pytest.param(2133734253, None, id="no-region-no-country-code"),
     ],
 )
 def test_non_phone_numbers_are_omitted(given: object, region: str | None) -> None:
