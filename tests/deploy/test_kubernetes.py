@@ -3,6 +3,7 @@ worker can shut down cleanly and scales on real queue names."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -323,3 +324,53 @@ def test_keda_scales_workers_on_real_queues(resources: list[dict[str, Any]]) -> 
             secret = find(resources, "Secret", ref["name"])
             assert ref["key"] in set(secret.get("data", {})) | set(secret.get("stringData", {}))
     assert lists >= {"ingest", "deliver"}
+
+
+# -- drift ----------------------------------------------------------------------------------
+
+#: ConfigMap values that differ from the Settings defaults on purpose, and why
+CONFIG_OVERRIDES = {
+    "MASIVO_TIKTOK_DESTINATIONS": "the file mounted from the Secret masivo-tiktok-destinations",
+    "MASIVO_TIKTOK_DATA_DIR": "on the /tmp emptyDir: the root filesystem is read-only",
+}
+
+
+def _defaults_by_env() -> dict[str, Any]:
+    from worker.settings import Settings, env_name
+
+    return {env_name(name): field.default for name, field in Settings.model_fields.items()}
+
+
+def _same(value: str, default: Any) -> bool:
+    if isinstance(default, bool) or default is None:
+        return False
+    if isinstance(default, int | float):
+        return float(value) == float(default)
+    return value == str(default)
+
+
+def test_configmap_writes_out_defaults_unless_it_says_why(resources: list[dict[str, Any]]) -> None:
+    defaults = _defaults_by_env()
+    config = find(resources, "ConfigMap", CONFIG)["data"]
+    for name, value in config.items():
+        assert name in defaults, f"{name} is not a setting"
+        if name in CONFIG_OVERRIDES:
+            assert not _same(value, defaults[name]), f"{name}: no longer an override"
+            continue
+        assert _same(value, defaults[name]), (
+            f"{name}={value!r} differs from the default {defaults[name]!r} (README): use the "
+            "default, or explain the override in CONFIG_OVERRIDES and the ConfigMap"
+        )
+
+
+@pytest.mark.parametrize("path", deploy_yaml_files(), ids=lambda p: str(p.relative_to(DEPLOY)))
+def test_numbers_quoted_in_comments_are_current(path: Path) -> None:
+    """A comment saying ``MASIVO_TIKTOK_X = N`` must say the default (or the ConfigMap's)."""
+    defaults = _defaults_by_env()
+    config = find(base_resources(), "ConfigMap", CONFIG)["data"]
+    text = path.read_text(encoding="utf-8")
+    comments = "\n".join(line for line in text.splitlines() if line.lstrip().startswith("#"))
+    for name, number in re.findall(r"\b((?:MASIVO_)?TIKTOK_\w+) = (\d+(?:\.\d+)?)", comments):
+        current = config.get(name, defaults.get(name))
+        assert current is not None, f"{path.name}: {name} is not a setting"
+        assert float(number) == float(current), f"{path.name}: says {name} = {number}, is {current}"
