@@ -40,6 +40,40 @@ class _Progress:
             sys.stderr.write("\n")
 
 
+def _shifted(value: Any, delta: float) -> Any:
+    """``issued_at`` moved by ``delta`` seconds, in its own format (ISO, seconds or ms)."""
+    from datetime import datetime, timedelta
+
+    from transforms.timestamps import MS_THRESHOLD, parse_issued_at
+
+    if parse_issued_at(value) is None:
+        return value  # unreadable or absent: the transform judges it as it is
+    if isinstance(value, int | float) or value.strip().replace(".", "", 1).isdigit():
+        number = float(value)
+        moved = number + delta * (1000 if number >= MS_THRESHOLD else 1)
+        return str(round(moved)) if isinstance(value, str) else round(moved)
+    parsed = datetime.fromisoformat(value.strip())
+    text = (parsed + timedelta(seconds=round(delta))).isoformat()
+    return text.replace("+00:00", "Z") if value.strip().endswith("Z") else text
+
+
+def _shift_to_now(events: list[Any], now: float) -> list[Any]:
+    """Every event's ``issued_at`` moved so that the newest is ``now`` (gaps kept)."""
+    from transforms.timestamps import parse_issued_at
+
+    times = [parse_issued_at(e.get("issued_at")) for e in events if isinstance(e, dict)]
+    newest = max((t for t in times if t is not None), default=None)
+    if newest is None:
+        return events
+    delta = now - newest
+    return [
+        {**e, "issued_at": _shifted(e["issued_at"], delta)}
+        if isinstance(e, dict) and "issued_at" in e
+        else e
+        for e in events
+    ]
+
+
 def _dead_letter(destination: str, number: int, line: str, message: str) -> DeadLetter:
     from worker.store.deadletter import DeadLetter
 
@@ -73,7 +107,15 @@ def _dead_letter(destination: str, number: int, line: str, message: str) -> Dead
     help="Events per ingest message (1-10000).",
 )
 @click.option("--quiet", is_flag=True, show_default=True, help="No progress line on a terminal.")
-def enqueue(file: str, destination: str, chunk_size: int | None, quiet: bool) -> int:
+@click.option(
+    "--shift-to-now",
+    is_flag=True,
+    show_default=True,
+    help="Move every event's issued_at so the newest is now (a dated sample never goes stale).",
+)
+def enqueue(
+    file: str, destination: str, chunk_size: int | None, quiet: bool, shift_to_now: bool
+) -> int:
     """Queue JSON-lines Masivo events (FILE, or - for stdin) for delivery.
 
     A line that is not JSON is reported on stderr and dead-lettered; it does not stop the
@@ -96,8 +138,11 @@ def enqueue(file: str, destination: str, chunk_size: int | None, quiet: bool) ->
 
     progress = _Progress(sys.stderr.isatty() and not quiet)
     refused: IntakeRefused | None = None
+    source: Iterator[Any] | list[Any] = events()
+    if shift_to_now:  # needs the newest time first: the whole file in memory
+        source = _shift_to_now(list(source), time.time())
     try:
-        total = enqueue_events(events(), destination, chunk_size=chunk_size, on_chunk=progress)
+        total = enqueue_events(source, destination, chunk_size=chunk_size, on_chunk=progress)
     except IntakeRefused as exc:  # a bound was reached: what was accepted stays queued
         refused, total = exc, exc.accepted
     finally:

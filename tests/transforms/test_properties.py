@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from tests.transforms.support import NOW, OPTIONS, options
 from transforms import Drop, DropReason, Reject, RejectReason, Send, canonical_event_id, transform
 from transforms.names import MASIVO_EVENT_NAMES, STANDARD_EVENTS
+from transforms.quality import MatchKey, QualityWarning
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
 SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -26,6 +27,8 @@ STANDARD_PROPERTY_KEYS = {
     "description",
     "content_type",
     "contents",
+    "search_string",
+    "shop_id",
 }
 AUDIENCE_KEYS = {
     "audience_id",
@@ -85,11 +88,19 @@ FIELD_NAMES = [
     "customer_ids",
     "tags",
     "limited_data_use",
+    "event_id",
+    "external_id",
+    "properties",
+    "shop_id",
+    "search_string",
+    "transaction_id",
+    "unknown_field",
 ]
 ITEM_KEYS = [
     "id",
     "sku",
     "item_id",
+    "product_id",
     "content_id",
     "name",
     "item_name",
@@ -110,6 +121,22 @@ plausible_values = st.one_of(
     items,
     st.fixed_dictionaries({}, optional={"products": items, "value": scalars, "currency": scalars}),
     st.sampled_from(["2026-11-24T10:00:00Z", "1795514400", 1795514400000, "USD", "+12133734253"]),
+    st.lists(st.sampled_from(["a@b.co", "12133734253", "c1", 7, "", None, "bad"]), max_size=4),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "email": scalars,
+            "phone": scalars,
+            "name": scalars,
+            "first_name": scalars,
+            "last_name": scalars,
+            "address": st.fixed_dictionaries(
+                {}, optional={"city": scalars, "country": scalars, "zip": scalars}
+            ),
+            "country": scalars,
+            "is_anonymous": scalars,
+        },
+    ),
     st.fixed_dictionaries({"vendors": st.fixed_dictionaries({"tiktok": st.booleans()})}),
 )
 events = st.builds(
@@ -147,9 +174,16 @@ def _check_event(event: dict[str, Any]) -> None:
     assert isinstance(event["event_id"], str)
     assert event["event_id"]
     _no_empties(event)
-    for key in ("email", "phone", "external_id"):
+    for key in ("email", "phone", "external_id", "first_name", "last_name", "zip_code"):
+        value = event.get("user", {}).get(key)
+        if value is not None:
+            values = value if isinstance(value, list) else [value]
+            assert 1 <= len(values) <= 5, key
+            assert len(set(values)) == len(values), key
+            assert all(HEX64.fullmatch(v) for v in values), key
+    for key in ("city", "state", "country"):
         if key in event.get("user", {}):
-            assert HEX64.fullmatch(event["user"][key])
+            assert re.fullmatch(r"[a-z0-9]+", event["user"][key]), key
     props = event.get("properties", {})
     for key, value in props.items():
         if key == "contents":
@@ -178,8 +212,13 @@ def _check(raw: object, opts: Any = OPTIONS) -> None:
         assert outcome.reason in DropReason.ALL
     else:
         assert outcome.events
-        for event in outcome.events:
+        assert len(outcome.quality) == len(outcome.events)
+        for event, quality in zip(outcome.events, outcome.quality, strict=True):
             _check_event(event)
+            assert quality.event == event["event"]
+            assert set(quality.keys) <= set(MatchKey)
+            assert set(quality.warnings) <= set(QualityWarning)
+            assert len(set(quality.warnings)) == len(quality.warnings)
     try:
         orjson.dumps(raw)
     except orjson.JSONEncodeError:
