@@ -22,13 +22,15 @@ import re
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import phonenumbers
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic.functional_validators import AfterValidator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from transforms.names import check_event_map
 from transforms.options import DEFAULT_MAX_EVENT_AGE_S, Features, TransformOptions
 from worker.errors import ConfigError
 
@@ -56,6 +58,7 @@ HEADER_TOKEN_RE = re.compile(r"[!-~]+")
 #: validated by pydantic as a plain dataclass (unknown keys are refused), so the two can
 #: never drift (pinned by tests/worker/test_settings.py).
 FeatureSwitches = Features
+EventMap = Annotated[dict[str, str], AfterValidator(check_event_map)]  # errors name the key
 
 
 class Destination(BaseModel):
@@ -79,6 +82,9 @@ class Destination(BaseModel):
         DEFAULT_MAX_EVENT_AGE_S / 86400, gt=0, description="older events are dropped (too_old)"
     )
     features: Features = Field(default_factory=Features)
+    purchase_event_id: Literal["id", "order_id"] = Field("id", description="purchase event_id")
+    event_map: EventMap = Field(default_factory=dict, description="Masivo type -> TikTok name")
+    limited_data_use: bool | None = Field(None, description="for events that do not say")
 
     @field_validator("id")
     @classmethod
@@ -151,13 +157,10 @@ class Destination(BaseModel):
         return self.rate_limit_group or self.id
 
     def transform_options(self) -> TransformOptions:
-        return TransformOptions(
-            destination_id=self.id,
-            default_currency=self.default_currency,
-            phone_region=self.phone_region,
-            max_event_age_s=int(self.max_event_age_days * 86400),
-            features=self.features,
-        )
+        same = type(self).model_fields.keys() & TransformOptions.__dataclass_fields__.keys()
+        shared = {name: getattr(self, name) for name in same}  # currency, event_map, ...
+        age = int(self.max_event_age_days * 86400)
+        return TransformOptions(destination_id=self.id, max_event_age_s=age, **shared)
 
 
 def _dotted(loc: tuple[Any, ...]) -> str:
