@@ -164,8 +164,24 @@ def _configure(sender: Celery, **_: Any) -> None:
     from worker.observability import init_sentry, scrubber_for, setup_logging
 
     setup_logging(scrub=scrubber_for(settings))
+    _drop_tornado_log_handler()
     install_log_redaction()
     init_sentry(settings)
+
+
+def _drop_tornado_log_handler() -> None:
+    """Flower parses its options with tornado before the app is configured, and tornado then
+    gives the root logger a text handler of its own; with ours beside it every line came out
+    twice, once not JSON. Ours (installed just before) is the only one to stay."""
+    import sys
+
+    tornado_log = sys.modules.get("tornado.log")
+    if tornado_log is None:
+        return
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler.formatter, tornado_log.LogFormatter):
+            root.removeHandler(handler)
 
 
 def ring_ingest(destination: str) -> None:
