@@ -32,6 +32,7 @@ from worker.store.counters import Field, Prefix
 from worker.store.deadletter import Category, DeadLetter
 from worker.store.intake import Entry, Intake, consumer_name
 from worker.store.outbox import Item
+from worker.store.quality import increments
 
 __all__ = ["IngestReport", "decode_chunk", "ingest", "ingest_next", "transform_chunk"]
 
@@ -97,11 +98,12 @@ def encode_chunk(events: list[Any]) -> bytes:
 
 @dataclass(slots=True)
 class Transformed:
-    """A chunk's outcomes, ready to commit."""
+    """A chunk's outcomes, ready to commit (``quality``: :mod:`worker.store.quality`)."""
 
     items: list[Item]
     tally: Counter[str]
     rejects: list[DeadLetter]
+    quality: dict[str, int] = field(default_factory=dict)
 
 
 def transform_chunk(rt: Runtime, destination: str, events: list[Any], now: float) -> Transformed:
@@ -120,6 +122,7 @@ def transform_chunk(rt: Runtime, destination: str, events: list[Any], now: float
     options = dest.transform_options()
     items: list[Item] = []
     rejects: list[DeadLetter] = []
+    sends: list[Send] = []
     for raw in events:
         try:
             outcome = transform(raw, options, now)
@@ -128,13 +131,14 @@ def transform_chunk(rt: Runtime, destination: str, events: list[Any], now: float
             outcome = Reject("internal_error", f"transform raised {type(exc).__name__}")
         if isinstance(outcome, Send):
             items.extend(Item.of(e, now) for e in outcome.events)
+            sends.append(outcome)
         elif isinstance(outcome, Drop):
             tally[Prefix.DROPPED.of(outcome.reason)] += 1
         elif isinstance(outcome, Reject):
             tally[Prefix.REJECTED.of(outcome.reason)] += 1
             rejects.append(_reject_entry(destination, raw, outcome.reason, outcome.detail, now))
     tally[Field.QUEUED] = len(items)
-    return Transformed(items, tally, rejects)
+    return Transformed(items, tally, rejects, increments(sends))
 
 
 def ingest_next(rt: Runtime, destination: str, *, ring: bool = True) -> IngestReport:
@@ -163,7 +167,7 @@ def ingest_next(rt: Runtime, destination: str, *, ring: bool = True) -> IngestRe
     done = transform_chunk(rt, destination, events, now)
     if done.rejects:
         rt.dlq.add(done.rejects)  # before the commit: a crash here repeats, never loses
-    depth = intake.commit(entry, [i.dumps() for i in done.items], dict(done.tally))
+    depth = intake.commit(entry, [i.dumps() for i in done.items], dict(done.tally), done.quality)
     if depth is None:
         return IngestReport("duplicate", entries=1, detail="committed by another worker")
     if done.items:

@@ -134,14 +134,22 @@ class Intake:
         )
         return int(info[0]["times_delivered"]) if info else 1
 
-    def commit(self, entry: Entry, items: list[bytes], counts: dict[str, int]) -> int | None:
-        """Acknowledge and delete ``entry`` while appending ``items`` to the outbox and adding
-        ``counts`` to the counters, atomically. Returns the outbox's new length, or None when
-        the entry was already committed by a worker that took it over."""
+    def commit(
+        self,
+        entry: Entry,
+        items: list[bytes],
+        counts: dict[str, int],
+        quality: dict[str, int] | None = None,
+    ) -> int | None:
+        """Acknowledge and delete ``entry`` while appending ``items`` to the outbox, adding
+        ``counts`` to the counters and ``quality`` to the match-quality counters
+        (:mod:`worker.store.quality`), atomically. Returns the outbox's new length, or None
+        when the entry was already committed by a worker that took it over."""
+        pairs = [(f, int(n)) for f, n in counts.items() if n]
         args: list[Any] = [entry.id, keys.INTAKE_GROUP, entry.counted, len(items), *items]
-        for field, amount in counts.items():
-            if amount:
-                args.extend([field, int(amount)])
+        args.append(len(pairs))
+        for pair in (*pairs, *((f, int(n)) for f, n in (quality or {}).items() if n)):
+            args.extend(pair)
         depth = int(
             self._commit(
                 keys=[
@@ -149,6 +157,7 @@ class Intake:
                     keys.outbox(self.destination),
                     keys.stats(self.destination),
                     self.k_backlog,
+                    keys.quality(self.destination),
                 ],
                 args=args,
             )

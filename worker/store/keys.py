@@ -15,6 +15,8 @@ key                             type    holds
 ``mtt:{d}:backlog``             hash    events waiting: ``intake`` (appended, not ingested),
                                         ``batched`` (in leased or scheduled batches)
 ``mtt:{d}:stats``               hash    counters (:mod:`worker.store.counters`)
+``mtt:{d}:quality``             hash    match-quality counters per event name
+                                        (:mod:`worker.store.quality`)
 ``mtt:{d}:paused``              string  why the destination is paused, JSON
 ``mtt:{d}:armed``               string  a flush is scheduled (coalesces flush requests)
 ``mtt:{d}:rung``                string  an ingest doorbell is pending (coalesces doorbells)
@@ -46,6 +48,7 @@ __all__ = [
     "lock",
     "outbox",
     "paused",
+    "quality",
     "recoveries",
     "retry",
     "rung",
@@ -95,6 +98,10 @@ def backlog(destination: str) -> str:
 
 def stats(destination: str) -> str:
     return dest_key(destination, "stats")
+
+
+def quality(destination: str) -> str:
+    return dest_key(destination, "quality")
 
 
 def paused(destination: str) -> str:
