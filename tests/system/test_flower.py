@@ -1,17 +1,22 @@
-"""What operators see in Flower: our task names, and summaries instead of raw events."""
+"""What operators see in Flower: our task names, summaries instead of raw events, each task's
+result (destination, action, counts) from the workers' task-succeeded events although results
+are not stored (task_ignore_result), and Flower's own log as one JSON line per record."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from devstack import free_port
 from emulator import EmulatorServer
+from tests.deploy.support import load_compose, option_value
 from tests.system.stack import BIN, PIXEL_A, ROOT, TOKEN_A, Stack, events_file, wait_for
 
 pytestmark = pytest.mark.integration
@@ -23,8 +28,21 @@ def test_flower_shows_our_tasks_as_doorbells_without_events(
     stack = Stack(tmp_path, fresh_redis, emulator)
     port = free_port()
     env = {**stack.env, "FLOWER_UNAUTHENTICATED_API": "true"}
+    # the columns the README and the deployments give Flower
+    compose = [str(a) for a in load_compose()["services"]["flower"]["command"]]
+    columns = option_value(compose, "--tasks_columns")
+    assert columns is not None
+    assert {"args", "result"} <= set(columns.split(","))
     flower = subprocess.Popen(
-        [str(BIN / "celery"), "-A", "worker", "flower", f"--port={port}", "--address=127.0.0.1"],
+        [
+            str(BIN / "celery"),
+            "-A",
+            "worker",
+            "flower",
+            f"--port={port}",
+            "--address=127.0.0.1",
+            f"--tasks_columns={columns}",
+        ],
         cwd=ROOT,
         env=env,
         stdout=(tmp_path / "flower.log").open("wb"),
@@ -67,5 +85,37 @@ def test_flower_shows_our_tasks_as_doorbells_without_events(
         assert "user1@shop.mx" not in shown  # raw PII never reaches Flower
         assert "f-1" not in shown.replace("f-1'", "")  # nor raw event ids
         assert TOKEN_A not in shown
+
+        # results, although not stored: Flower reads them from task-succeeded events
+        def results(name: str) -> list[dict[str, Any]]:
+            found = [t for t in tasks().values() if t.get("name") == name]
+            return [ast.literal_eval(t["result"]) for t in found if t.get("result")]
+
+        wait_for(lambda: any(r.get("events") for r in results("tiktok.flush")), 60, "results")
+        flushes = [r for r in results("tiktok.flush") if r.get("events")]
+        assert {"destination", "action", "events"} <= set(flushes[0])
+        assert flushes[0]["destination"] == "brand-a"
+        assert sum(r["events"] for r in flushes if r["action"] == "delivered") == 30
+        ingests = [r for r in results("tiktok.ingest") if r.get("received")]
+        assert ingests
+        assert {"destination", "action", "received", "queued", "dropped", "rejected"} <= set(
+            ingests[0]
+        )
+        assert sum(r["received"] for r in ingests) == 30
+        assert "user1@shop.mx" not in str(tasks())
     finally:
         stack.close()
+
+    # Flower's own log: one JSON line per record, none twice (tornado's handler removed)
+    lines = [
+        line
+        for line in (tmp_path / "flower.log").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    assert lines
+    records = [orjson.loads(line) for line in lines]  # every line is JSON
+    flower_records = [r for r in records if str(r.get("logger", "")).startswith("flower")]
+    assert any("Visit me at" in r["msg"] for r in flower_records)
+    messages = [r["msg"] for r in flower_records]
+    assert len(messages) == len(set(messages)), "a record logged twice"
+    assert not any("color" in r for r in records), "tornado's formatter touched the record"
