@@ -157,7 +157,9 @@ def celery_options(subcommand: str) -> set[str]:
 def flower_options() -> set[str]:
     from flower.options import options
 
-    return {f"--{name}" for name in options._options}
+    # tornado stores names with '-' and accepts '_' for it on the command line
+    names = set(options._options)
+    return {f"--{n}" for n in names} | {f"--{n.replace('-', '_')}" for n in names}
 
 
 def check_celery(argv: Sequence[str]) -> tuple[str, list[str]]:
