@@ -29,6 +29,7 @@ REQUIRED = {
     "DLQ growth by reason": "masivo_tiktok_events_dead_lettered_total",
     "paused destinations": "masivo_tiktok_paused",
     "worker heartbeats": "masivo_tiktok_workers_alive",
+    "match-quality coverage": "masivo_tiktok_match_key_total",
 }
 
 #: PANELS TO ADD once their metrics exist (issue 11, point 1, another change): the panel,
@@ -41,9 +42,6 @@ PENDING_PANELS = {
         r"^masivo_tiktok_requests_total\{outcome\}$"
     ),
     "Redis up": r"^masivo_tiktok_redis_up$",
-    "Match-quality coverage (share of events with email / phone / external_id / ip / ...)": (
-        r"^masivo_tiktok_.*match.*"
-    ),
 }
 
 
