@@ -23,6 +23,7 @@ COMMANDS = {
     "health": "cli.control:health",
     "metrics": "cli.metrics:metrics",
     "pause": "cli.control:pause",
+    "quality": "cli.quality:quality_command",
     "resume": "cli.control:resume",
     "status": "cli.status:status_command",
     "transform": "cli.transform:transform",

@@ -26,6 +26,7 @@ import yaml
 
 from cli._common import settings as load_settings
 from cli._group import Command
+from cli.quality import quality_text
 from cli.status import status
 from worker.errors import ConfigError
 from worker.settings import DEFAULT_DESTINATION, Settings
@@ -280,12 +281,15 @@ def _summary(report: dict[str, Any], started: float) -> None:
         f"\nachieved rate: {total_delivered / elapsed:,.0f} events/s over {elapsed:.1f}s "
         "(from the first enqueue, worker start-up included)"
     )
+    print("\nMatch quality of the sample (masivo-tiktok quality)")
+    print(quality_text({dest: data.get("quality", {}) for dest, data in report.items()}))
 
 
 def _keep_running(env: dict[str, str], stack: Stack) -> None:
     prefix = f"REDIS_URL={env['REDIS_URL']} MASIVO_TIKTOK_DESTINATIONS={env.get('MASIVO_TIKTOK_DESTINATIONS', '')}"
     print("\nThe stack is still running. In another terminal:")
     print(f"  {prefix} masivo-tiktok status")
+    print(f"  {prefix} masivo-tiktok quality")
     print(f"  {prefix} masivo-tiktok dlq list")
     print(f"  {prefix} celery -A worker flower --port=5555   # then open http://127.0.0.1:5555")
     if stack.emulator is not None:

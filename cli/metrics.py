@@ -66,6 +66,7 @@ class DomainCollector(Collector):
         report = status(rt)
         yield from self._counters(report)
         yield from self._state(report)
+        yield from self._quality(report)
         queue = GaugeMetricFamily(
             f"{PREFIX}_celery_queue_length", "Messages waiting in a Celery queue", labels=["queue"]
         )
@@ -155,6 +156,34 @@ class DomainCollector(Collector):
                 rate.add_metric([dest], float(bucket.get("rate", 0.0)))
         yield from gauges.values()
         yield from (paused, tokens, rate)
+
+    def _quality(self, report: dict[str, dict[str, Any]]) -> Iterator[Metric]:
+        """Match quality (:mod:`cli.quality`): keys and warnings are fixed sets, custom event
+        names are summed under ``event="custom"``, as for deliveries."""
+        labels = ["destination", "event"]
+        events = CounterMetricFamily(
+            f"{PREFIX}_match_events", "Events queued for TikTok, by event name", labels=labels
+        )
+        keys = CounterMetricFamily(
+            f"{PREFIX}_match_key", "Queued events carrying a match key", labels=[*labels, "key"]
+        )
+        warnings = CounterMetricFamily(
+            f"{PREFIX}_quality_warnings",
+            "Queued events that raised a match-quality warning",
+            labels=[*labels, "warning"],
+        )
+        for dest, data in report.items():
+            totals: dict[tuple[str, ...], float] = {}
+            for event, figures in data.get("quality", {}).items():
+                name = event if event in KNOWN_EVENT_NAMES else "custom"
+                totals[("e", name)] = totals.get(("e", name), 0.0) + figures["events"]
+                for kind, counts in (("k", figures["keys"]), ("w", figures["warnings"])):
+                    for label, value in counts.items():
+                        totals[(kind, name, label)] = totals.get((kind, name, label), 0.0) + value
+            family = {"e": events, "k": keys, "w": warnings}
+            for (kind, *rest), value in totals.items():
+                family[kind].add_metric([dest, *rest], value)
+        yield from (events, keys, warnings)
 
 
 def registry_for(runtime_factory: Callable[[], Any]) -> CollectorRegistry:

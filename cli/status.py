@@ -37,8 +37,9 @@ HEADER = [
 
 
 def status(rt: Runtime, destinations: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
-    """Counters and live state per destination (the given ones, or configured or seen)."""
-    from worker.store import counters
+    """Counters, live state and match quality (:mod:`cli.quality`) per destination (the
+    given ones, or configured or seen)."""
+    from worker.store import counters, quality
     from worker.store.pause import paused_info
 
     dlq_by_dest = rt.dlq.stats().get("by_destination", {})
@@ -53,7 +54,11 @@ def status(rt: Runtime, destinations: Iterable[str] | None = None) -> dict[str, 
         if dest is not None:
             state["bucket"] = rt.bucket(dest).state()
             state["pixel_code"] = dest.pixel_code
-        out[d] = {"counters": counters.read(rt.redis, d), "state": state}
+        out[d] = {
+            "counters": counters.read(rt.redis, d),
+            "state": state,
+            "quality": quality.read(rt.redis, d),
+        }
     return out
 
 

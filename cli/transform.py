@@ -37,7 +37,8 @@ def transform(file: str | None, destination: str, now: float | None) -> int:
     """Preview what TikTok would receive for JSON-lines Masivo events.
 
     Reads FILE (stdin when omitted or -) and prints one JSON line per line in, in order:
-    the events to send, or why the line is dropped or rejected.
+    the events to send (exactly what TikTok receives) with a "quality" list beside them (per
+    event: its match keys and quality warnings), or why the line is dropped or rejected.
     """
     from transforms import transform as transform_event
     from transforms.outcome import Reject
