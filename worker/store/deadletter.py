@@ -33,8 +33,9 @@ import redis
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from worker.store import keys
+from worker.store.lua import Script
 
-__all__ = ["Category", "DeadLetter", "DeadLetterStore", "scrub"]
+__all__ = ["Category", "DeadLetter", "DeadLetterStore", "count_field", "scrub"]
 
 log = logging.getLogger(__name__)
 
@@ -127,15 +128,23 @@ class DeadLetterStore:
         self.redis = redis
         self.max_entries = max_entries
         self.key = keys.DLQ
+        self.k_counts = keys.DLQ_COUNTS
+        self._add = Script(redis, "dlq_add")
+        self._delete = Script(redis, "dlq_delete", allow_oom=True)
+        self._counts_checked = False
 
     def add(self, entries: Sequence[DeadLetter]) -> list[str]:
-        """Append ``entries`` in one round trip (trimming the oldest); their ids, in order."""
+        """Append ``entries`` in one script (trimming the oldest beyond the bound, exactly, and
+        keeping the counts by destination, category and reason); their ids, in order."""
         if not entries:
             return []
-        pipe = self.redis.pipeline(transaction=False)
+        self._ensure_counts()
+        args: list[Any] = [self.max_entries]
         for entry in entries:
-            pipe.xadd(self.key, {FIELD: entry.to_json()}, maxlen=self.max_entries, approximate=True)
-        return [_text(entry_id) for entry_id in pipe.execute()]
+            args.extend([entry.to_json(), count_field(entry.destination, entry.category,
+                                                      entry.reason)])  # fmt: skip
+        ids: Any = self._add(keys=[self.key, self.k_counts], args=args)
+        return [_text(entry_id) for entry_id in ids]
 
     def list(
         self,
@@ -166,10 +175,12 @@ class DeadLetterStore:
         return _decode(entry_id, rows[0][1]) if rows else None
 
     def delete(self, ids: Sequence[str]) -> int:
-        """Remove entries by id (replayed or purged); how many existed."""
+        """Remove entries by id (replayed, purged, expired); how many existed."""
+        self._ensure_counts()
         removed = 0
         for start in range(0, len(ids), PAGE):
-            removed += int(self.redis.xdel(self.key, *ids[start : start + PAGE]))
+            page = list(ids[start : start + PAGE])
+            removed += int(self._delete(keys=[self.key, self.k_counts], args=page))
         return removed
 
     def purge(
@@ -182,38 +193,70 @@ class DeadLetterStore:
         if all(f is None for f in (destination, reason, since)):
             pipe = self.redis.pipeline(transaction=True)
             pipe.xlen(self.key)
-            pipe.delete(self.key)
+            pipe.delete(self.key, self.k_counts)
             size, _ = pipe.execute()
             return int(size)
-        ids = [i for i, _ in self.list(destination, reason, since)]
+        ids = [
+            entry_id
+            for entry_id, raw in self._scan_raw(since)
+            if (destination is None or raw.get("destination") == destination)
+            and (reason is None or raw.get("reason") == reason)
+        ]
         return self.delete(ids)
 
     def size(self) -> int:
         return int(self.redis.xlen(self.key))
 
+    def counts(self) -> dict[tuple[str, str, str], int]:
+        """Entries by (destination, category, reason): one HGETALL, whatever the DLQ's size."""
+        self._ensure_counts()
+        raw: dict[Any, Any] = self.redis.hgetall(self.k_counts)
+        out: dict[tuple[str, str, str], int] = {}
+        for field, value in raw.items():
+            parts = _text(field).split("|", 2)
+            if len(parts) == 3 and int(value) > 0:
+                out[(parts[0], parts[1], parts[2])] = int(value)
+        return out
+
     def stats(self) -> dict[str, Any]:
         """``size``, counts ``by_destination`` / ``by_reason`` / ``by_category``, and the
-        unix seconds of the ``oldest`` and ``newest`` entries (None when empty)."""
+        unix seconds of the ``oldest`` and ``newest`` entries (None when empty).
+
+        O(destinations x reasons), not O(entries): the counts are kept by the scripts that add,
+        trim and delete entries (a scrape of a full DLQ used to read all of it)."""
         by_dest: dict[str, int] = {}
         by_reason: dict[str, int] = {}
         by_cat: dict[str, int] = {}
-        oldest: str | None = None
-        newest: str | None = None
-        for entry_id, entry in self._scan_raw(None):
-            oldest = oldest or entry_id
-            newest = entry_id
-            dest, reason, cat = (str(entry.get(k)) for k in ("destination", "reason", "category"))
-            by_dest[dest] = by_dest.get(dest, 0) + 1
-            by_reason[reason] = by_reason.get(reason, 0) + 1
-            by_cat[cat] = by_cat.get(cat, 0) + 1
+        for (dest, cat, reason), n in self.counts().items():
+            by_dest[dest] = by_dest.get(dest, 0) + n
+            by_reason[reason] = by_reason.get(reason, 0) + n
+            by_cat[cat] = by_cat.get(cat, 0) + n
+        first: Any = self.redis.xrange(self.key, count=1)
+        last: Any = self.redis.xrevrange(self.key, count=1)
         return {
             "size": self.size(),
             "by_destination": by_dest,
             "by_reason": by_reason,
             "by_category": by_cat,
-            "oldest": _id_time(oldest),
-            "newest": _id_time(newest),
+            "oldest": _id_time(_text(first[0][0])) if first else None,
+            "newest": _id_time(_text(last[0][0])) if last else None,
         }
+
+    def _ensure_counts(self) -> None:
+        """Build the counts once from the entries if they are missing (a DLQ written by an
+        older version, or counts lost): afterwards the scripts keep them."""
+        if self._counts_checked:
+            return
+        if not self.redis.exists(self.k_counts) and self.redis.xlen(self.key):
+            tally: dict[str, int] = {}
+            for _, raw in self._scan_raw(None):
+                k = count_field(
+                    str(raw.get("destination")), str(raw.get("category")), str(raw.get("reason"))
+                )
+                tally[k] = tally.get(k, 0) + 1
+            if tally:
+                self.redis.hset(self.k_counts, mapping=tally)  # type: ignore[arg-type]
+        self._counts_checked = True
 
     def iter_raw(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every entry as plain JSON, oldest first: for jobs that read a field or two."""
@@ -246,6 +289,11 @@ class DeadLetterStore:
     def _xrange(self, start: str, end: str, count: int) -> _Rows:
         rows: Any = self.redis.xrange(self.key, min=start, max=end, count=count)
         return [(_text(entry_id), dict(fields or {})) for entry_id, fields in rows or []]
+
+
+def count_field(destination: str, category: str, reason: str) -> str:
+    """The counts hash's field of an entry: ``destination|category|reason``."""
+    return f"{destination}|{category}|{reason}"
 
 
 def _text(value: bytes | str) -> str:

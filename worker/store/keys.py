@@ -22,6 +22,7 @@ key                             type    holds
 ``mtt:{d}:rung``                string  an ingest doorbell is pending (coalesces doorbells)
 ``mtt:{b}:bucket``              hash    token bucket ``b`` (destination or rate-limit group)
 ``mtt:dlq``                     stream  dead-letter entries
+``mtt:dlq:counts``              hash    dead-letter entries by destination|category|reason
 ``mtt:destinations``            set     destination ids seen
 ``mtt:lock:<job>``              string  once-per-period lock of a beat job
 ``mtt:heartbeat:<host>``        string  worker heartbeat (TTL)
@@ -35,6 +36,7 @@ from typing import Final
 __all__ = [
     "DESTINATIONS",
     "DLQ",
+    "DLQ_COUNTS",
     "HEARTBEAT_PREFIX",
     "INTAKE_GROUP",
     "armed",
@@ -57,6 +59,8 @@ __all__ = [
 
 PREFIX: Final = "mtt"
 DLQ: Final = "mtt:dlq"
+#: dead-letter counts: "destination|category|reason" -> entries (kept by the DLQ's scripts)
+DLQ_COUNTS: Final = "mtt:dlq:counts"
 DESTINATIONS: Final = "mtt:destinations"
 HEARTBEAT_PREFIX: Final = "mtt:heartbeat:"
 #: the consumer group every ingest worker reads intake streams through

@@ -47,13 +47,45 @@ def test_add_then_get_round_trips(store: DeadLetterStore) -> None:
     assert store.add([]) == []
 
 
-def test_one_orjson_field_per_entry(store: DeadLetterStore, redis_client: redis.Redis) -> None:
+def test_one_orjson_field_per_entry_and_its_count_field(
+    store: DeadLetterStore, redis_client: redis.Redis
+) -> None:
     [entry_id] = store.add([_entry()])
     rows: Any = redis_client.xrange(DLQ_KEY)
     [(raw_id, fields)] = rows
     assert raw_id.decode() == entry_id
-    assert list(fields) == [b"d"]
+    assert list(fields) == [b"d", b"k"]
     assert orjson.loads(fields[b"d"])["tiktok_code"] == 40002
+    entry = _entry()
+    assert fields[b"k"].decode() == f"{entry.destination}|{entry.category}|{entry.reason}"
+
+
+def test_counts_follow_adds_trims_deletes_and_purges_exactly(redis_client: redis.Redis) -> None:
+    store = DeadLetterStore(redis_client, max_entries=10)
+    store.add([_entry(event_id=str(i)) for i in range(8)])
+    ids = store.add([_entry(event_id=f"b{i}", destination="brand-b") for i in range(6)])
+    counts = store.counts()
+    assert sum(counts.values()) == store.size() == 10  # exactly the bound: oldest trimmed
+    assert {k[0]: v for k, v in counts.items()} == {"brand-a": 4, "brand-b": 6}
+    assert store.delete(ids[:2]) == 2
+    assert store.stats()["by_destination"] == {"brand-a": 4, "brand-b": 4}
+    assert store.purge(destination="brand-a") == 4
+    assert store.stats()["by_destination"] == {"brand-b": 4}
+    assert store.purge() == 4
+    assert store.counts() == {}
+    assert store.stats()["oldest"] is None
+
+
+def test_counts_are_rebuilt_once_for_entries_written_before_them(
+    redis_client: redis.Redis,
+) -> None:
+    for i in range(3):  # the first release's format: one field, no counts
+        redis_client.xadd(DLQ_KEY, {b"d": _entry(event_id=str(i)).to_json()})
+    store = DeadLetterStore(redis_client, max_entries=100)
+    assert store.stats()["by_destination"] == {"brand-a": 3}
+    [(first, _)] = [store.list(limit=1)[0]]
+    assert store.delete([first]) == 1  # an old entry: its JSON says what to subtract
+    assert store.stats()["by_destination"] == {"brand-a": 2}
 
 
 def test_list_filters_and_orders_oldest_first(store: DeadLetterStore) -> None:
