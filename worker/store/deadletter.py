@@ -1,17 +1,18 @@
 """The dead-letter store: a bounded Redis stream of events we gave up on, with why.
 
 Why a stream: entries are append-only and time-ordered (the entry id *is* the time it was
-dead-lettered), ``XADD MAXLEN ~ N`` bounds memory without a sweeper, and ``XRANGE`` pages
-through it for the CLI (list / show / stats), for replay and for purge. The stream is one key,
-``mtt:dlq``, so it lives on one Cluster slot; it is small by design (``dlq_max_entries``).
+dead-lettered), and ``XRANGE`` pages through it for the CLI (list / show), for replay and for
+purge. The stream is one key, ``mtt:dlq``, so it lives on one Cluster slot.
 
-Each entry has one field, ``d``: the :class:`DeadLetter` as JSON (orjson). Filtering by
-destination, reason or time happens in Python while paging — fine for a bounded stream,
-and it keeps every entry self-describing rather than spread over indexes that can drift.
+Each entry has two fields: ``d``, the :class:`DeadLetter` as JSON (orjson), and ``k``, its
+count field ``destination|category|reason``. The scripts that add (``lua/dlq_add.lua``), trim
+and delete (``lua/dlq_delete.lua``) entries keep ``mtt:dlq:counts`` (field -> entries) exact,
+so ``stats``, ``status`` and a metrics scrape read one hash instead of the whole stream.
+Filtering by destination, reason or time for ``list`` happens in Python while paging.
 
-Trimming is approximate (``~``): Redis drops whole internal nodes, so the stream holds *at
-least* ``max_entries`` and a little more; the oldest go first. That is the bound (rq's failed
-job registry has a TTL for the same reason): a bad deploy must not fill Redis with failures.
+The bound (``dlq_max_entries``) is exact: the add script deletes the oldest entries beyond it
+and subtracts them from the counts (rq's failed job registry has a TTL for the same reason: a
+bad deploy must not fill Redis with failures).
 
 Defence in depth: tokens must never reach the DLQ. Any key named like ``access_token`` /
 ``Access-Token`` (or ``authorization``) anywhere inside ``payload`` or ``raw_event`` is removed
