@@ -28,6 +28,7 @@ __all__ = [
     "Misconfigured",
     "RateLimited",
     "Retryable",
+    "Timeout",
 ]
 
 
@@ -73,6 +74,12 @@ class Retryable(DeliveryError):
     ) -> None:
         super().__init__(message, http_status=http_status, code=code, request_id=request_id)
         self.retry_after = retry_after
+
+
+class Timeout(Retryable):
+    """No answer in time: TikTok may still have accepted the events (retries dedupe)."""
+
+    kind = "timeout"
 
 
 class RateLimited(Retryable):

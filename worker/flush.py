@@ -24,6 +24,7 @@ from worker.errors import (
     Misconfigured,
     RateLimited,
     Retryable,
+    Timeout,
 )
 from worker.failures import dead_letter_events, pause_destination
 from worker.runtime import Runtime
@@ -172,7 +173,10 @@ def _deliver(rt: Runtime, dest: Destination, box: Outbox, batch: Batch, probe: b
         return _handle_failure(rt, dest, box, batch, exc, probe)
     box.forget(batch.id)
     names = Counter(i.name for i in batch.items)
-    tally: dict[str, int | float] = {Field.DELIVERED: len(batch.items)}
+    tally: dict[str, int | float] = {
+        Field.DELIVERED: len(batch.items),
+        Prefix.REQUESTS.of("delivered"): 1,
+    }
     tally.update({Prefix.DELIVERED.of(n): c for n, c in names.items()})
     tally[Field.DELIVERY_AGE_SUM] = float(sum(max(0.0, now - i.event_time) for i in batch.items))
     tally[Field.DELIVERY_AGE_COUNT] = len(batch.items)
@@ -198,10 +202,22 @@ def _deliver(rt: Runtime, dest: Destination, box: Outbox, batch: Batch, probe: b
     return FlushReport(Action.DELIVERED, events=len(batch.items))
 
 
+def request_outcome(exc: DeliveryError) -> str:
+    """How a failed request ended, as one of ``counters.REQUEST_OUTCOMES``."""
+    if isinstance(exc, RateLimited | Timeout | AuthFailed | Misconfigured | Invalid):
+        return exc.kind
+    if exc.http_status is not None and exc.http_status >= 500:
+        return "server_error"
+    if exc.http_status is None and exc.code is None:
+        return "network"
+    return "other"
+
+
 def _handle_failure(
     rt: Runtime, dest: Destination, box: Outbox, batch: Batch, exc: DeliveryError, probe: bool
 ) -> FlushReport:
     now = rt.clock()
+    counters.incr(rt.redis, dest.id, {Prefix.REQUESTS.of(request_outcome(exc)): 1})
     if isinstance(exc, AuthFailed | Misconfigured):
         kind = PauseKind.AUTH if isinstance(exc, AuthFailed) else PauseKind.CONFIG
         pause_destination(rt, dest.id, box, batch, exc, now, kind)

@@ -63,6 +63,7 @@ from worker.errors import (
     Misconfigured,
     RateLimited,
     Retryable,
+    Timeout,
 )
 
 __all__ = [
@@ -253,7 +254,7 @@ class TikTokClient:
             raise Misconfigured(f"the TikTok API URL is not usable ({_facts(exc)})") from None
         except httpx.TimeoutException as exc:
             # not chained: the request (and its token) rides on the httpx error
-            raise Retryable(f"timeout talking to TikTok ({_facts(exc)})") from None
+            raise Timeout(f"timeout talking to TikTok ({_facts(exc)})") from None
         except httpx.TransportError as exc:
             # not chained: the request (and its token) rides on the httpx error
             raise Retryable(f"network error talking to TikTok ({_facts(exc)})") from None

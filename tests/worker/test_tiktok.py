@@ -18,6 +18,7 @@ from worker.errors import (
     Misconfigured,
     RateLimited,
     Retryable,
+    Timeout,
 )
 from worker.tiktok import TRACK_PATH, Accepted, TikTokClient, build_body, classify
 
@@ -216,17 +217,13 @@ def _request() -> httpx.Request:
 FAILURES = [
     # (what the transport raises, what send_raw raises)
     pytest.param(
-        lambda: httpx.ConnectTimeout(SECRET, request=_request()), Retryable, id="connect-timeout"
+        lambda: httpx.ConnectTimeout(SECRET, request=_request()), Timeout, id="connect-timeout"
     ),
+    pytest.param(lambda: httpx.ReadTimeout(SECRET, request=_request()), Timeout, id="read-timeout"),
     pytest.param(
-        lambda: httpx.ReadTimeout(SECRET, request=_request()), Retryable, id="read-timeout"
+        lambda: httpx.WriteTimeout(SECRET, request=_request()), Timeout, id="write-timeout"
     ),
-    pytest.param(
-        lambda: httpx.WriteTimeout(SECRET, request=_request()), Retryable, id="write-timeout"
-    ),
-    pytest.param(
-        lambda: httpx.PoolTimeout(SECRET, request=_request()), Retryable, id="pool-timeout"
-    ),
+    pytest.param(lambda: httpx.PoolTimeout(SECRET, request=_request()), Timeout, id="pool-timeout"),
     pytest.param(lambda: httpx.ConnectError(SECRET, request=_request()), Retryable, id="connect"),
     pytest.param(lambda: httpx.ReadError(SECRET, request=_request()), Retryable, id="read"),
     pytest.param(lambda: httpx.WriteError(SECRET, request=_request()), Retryable, id="write"),

@@ -68,7 +68,13 @@ def test_counter_fields_are_stored_as_plain_strings(redis_client: redis.Redis) -
         "delivery_age_count",
         "delivery_latency_sum",
     ]
-    assert [p.value for p in Prefix] == ["delivered", "dropped", "rejected", "dead_lettered"]
+    assert [p.value for p in Prefix] == [
+        "delivered",
+        "dropped",
+        "rejected",
+        "dead_lettered",
+        "requests",
+    ]
     counters.incr(
         redis_client,
         "d",

@@ -16,7 +16,7 @@ import redis
 from worker.store import keys
 from worker.store.lua import Script
 
-__all__ = ["Field", "Prefix", "incr", "known_destinations", "read"]
+__all__ = ["REQUEST_OUTCOMES", "Field", "Prefix", "incr", "known_destinations", "read"]
 
 
 class Field(StrEnum):
@@ -58,10 +58,26 @@ class Prefix(StrEnum):
     REJECTED = "rejected"
     #: ``dead_lettered:<category>`` - delivery gave up (``deadletter.Category``)
     DEAD_LETTERED = "dead_lettered"
+    #: ``requests:<outcome>`` - HTTP requests by how they ended (``REQUEST_OUTCOMES``)
+    REQUESTS = "requests"
 
     def of(self, label: str) -> str:
         """The field name ``<prefix>:<label>``."""
         return f"{self.value}:{label}"
+
+
+#: how a request to TikTok ended, for ``requests:<outcome>``: a fixed set (stable labels)
+REQUEST_OUTCOMES = (
+    "delivered",
+    "server_error",
+    "timeout",
+    "network",
+    "rate_limited",
+    "auth",
+    "config",
+    "invalid",
+    "other",
+)
 
 
 def incr(
