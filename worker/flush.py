@@ -315,7 +315,7 @@ def _requeue_parts(
     new = [
         (
             Batch(
-                id=new_batch_id(),
+                id=new_batch_id(min(i.enqueued_at for i in part)),
                 items=part,
                 attempts=batch.attempts,
                 first_failure=batch.first_failure,

@@ -99,7 +99,7 @@ def _expire_queued(rt: Runtime, destination: str, options: TransformOptions, now
         if len(keep) == len(batch.items):
             continue
         rest = Batch(
-            id=new_batch_id(),
+            id=new_batch_id(min(i.enqueued_at for i in keep) if keep else now),
             items=keep,
             attempts=batch.attempts,
             first_failure=batch.first_failure,

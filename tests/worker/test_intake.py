@@ -248,9 +248,7 @@ def test_a_full_redis_refuses_producers_but_still_drains_to_tiktok(
     _fill_to_maxmemory(rt.redis)
     try:
         with pytest.raises(IntakeRefused) as refused:
-            enqueue(
-                [view(1000)], "brand-a", settings=rt.settings, client=rt.redis, doorbell=Bell()
-            )
+            enqueue([view(1000)], "brand-a", settings=rt.settings, client=rt.redis, doorbell=Bell())
         assert refused.value.reason == "memory"
         assert refused.value.accepted == 0
         # ingest waits (it could grow Redis); delivery drains (claim, forget, counters: OOM-safe)
@@ -274,3 +272,22 @@ def test_legacy_chunk_bytes_round_trip() -> None:
 def test_settings_bounds_have_safe_defaults(settings: Settings) -> None:
     assert settings.max_backlog_events > 0
     assert 0 < settings.intake_memory_share < 1
+
+
+def test_the_age_of_the_oldest_waiting_event_is_read_without_loading_events(
+    rt: Runtime, clock: FakeClock
+) -> None:
+    assert rt.intake("brand-a").oldest_since() is None
+    assert rt.outbox("brand-a").oldest_waiting_since() is None
+    before = time.time()
+    produce(rt, [view(i) for i in range(30)])
+    since = rt.intake("brand-a").oldest_since()
+    assert since is not None and before - 1 <= since <= time.time() + 1
+    ingest_all(rt)
+    assert rt.intake("brand-a").oldest_since() is None
+    box = rt.outbox("brand-a")
+    queued = box.oldest_waiting_since()
+    assert queued is not None
+    batch = box.claim_new(10, lease_s=60, now=clock())
+    assert batch is not None
+    assert box.oldest_waiting_since() == pytest.approx(min(queued, clock()), abs=0.002)

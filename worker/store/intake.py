@@ -185,6 +185,11 @@ class Intake:
         )
         return bool(stale)
 
+    def oldest_since(self) -> float | None:
+        """Unix seconds of the oldest entry (pending or not; an entry id is its append time)."""
+        first: Any = self.r.xrange(self.k_intake, count=1)
+        return int(_text(first[0][0]).split("-", 1)[0]) / 1000 if first else None
+
     def entries(self) -> int:
         """Entries in the stream (pending ones included)."""
         return int(self.r.xlen(self.k_intake))

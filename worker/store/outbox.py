@@ -28,7 +28,7 @@ import redis
 from worker.store import keys
 from worker.store.lua import Script
 
-__all__ = ["Batch", "Item", "Outbox", "new_batch_id"]
+__all__ = ["Batch", "Item", "Outbox", "batch_id_time", "new_batch_id"]
 
 
 @dataclass(slots=True)
@@ -136,8 +136,17 @@ class Batch:
         )
 
 
-def new_batch_id() -> str:
-    return uuid.uuid4().hex
+def new_batch_id(since: float) -> str:
+    """A unique batch id that starts with ``since`` (unix ms, 13 digits): when its oldest event
+    started waiting (or, for a new claim, the claim). Ids sort by age, and the age of the
+    oldest waiting batch is read from ``HKEYS`` alone, without loading a batch."""
+    return f"{int(since * 1000):013d}-{uuid.uuid4().hex[:16]}"
+
+
+def batch_id_time(batch_id: str) -> float | None:
+    """The unix seconds a batch id starts with; None for ids without one (older versions)."""
+    head = batch_id.split("-", 1)[0]
+    return int(head) / 1000 if len(head) == 13 and head.isdigit() else None
 
 
 class Outbox:
@@ -214,7 +223,7 @@ class Outbox:
 
     # -- claiming --------------------------------------------------------------------------
     def claim_new(self, max_items: int, lease_s: float, now: float) -> Batch | None:
-        batch_id = new_batch_id()
+        batch_id = new_batch_id(now)
         raw_items = self._claim_new(
             keys=[self.k_outbox, self.k_batches, self.k_leases, self.k_backlog],
             args=[max_items, batch_id, now + lease_s, Batch.header(created=now)],
@@ -298,6 +307,13 @@ class Outbox:
                 except redis.WatchError:
                     continue
         return dropped
+
+    def oldest_waiting_since(self) -> float | None:
+        """Unix seconds since which the oldest event of this outbox has waited: the outbox's
+        head, or the oldest leased or scheduled batch (from its id); None when empty."""
+        times = [batch_id_time(b) for b in self.batch_ids()]
+        found = [t for t in (*times, self.oldest_enqueued_at()) if t is not None]
+        return min(found) if found else None
 
     def batch_ids(self) -> list[str]:
         return [_text(b) for b in self.r.hkeys(self.k_batches)]
