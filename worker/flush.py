@@ -164,7 +164,6 @@ def _deliver(rt: Runtime, dest: Destination, box: Outbox, batch: Batch, probe: b
         box.forget(batch.id)
         return FlushReport(Action.IDLE, detail="everything expired")
     batch.items = fresh
-    counters.incr(rt.redis, dest.id, {Field.REQUESTS: 1})
     try:
         accepted = rt.client.send_raw(
             dest.pixel_code, dest.access_token, [i.raw for i in batch.items], dest.test_event_code
@@ -175,6 +174,7 @@ def _deliver(rt: Runtime, dest: Destination, box: Outbox, batch: Batch, probe: b
     names = Counter(i.name for i in batch.items)
     tally: dict[str, int | float] = {
         Field.DELIVERED: len(batch.items),
+        Field.REQUESTS: 1,
         Prefix.REQUESTS.of("delivered"): 1,
     }
     tally.update({Prefix.DELIVERED.of(n): c for n, c in names.items()})
@@ -202,6 +202,12 @@ def _deliver(rt: Runtime, dest: Destination, box: Outbox, batch: Batch, probe: b
     return FlushReport(Action.DELIVERED, events=len(batch.items))
 
 
+def _was_sent(exc: DeliveryError) -> bool:
+    """False for a request refused before it left (a token that is no header value, an
+    unusable URL): no HTTP answer, no TikTok code, a configuration error."""
+    return not (isinstance(exc, Misconfigured) and exc.http_status is None and exc.code is None)
+
+
 def request_outcome(exc: DeliveryError) -> str:
     """How a failed request ended, as one of ``counters.REQUEST_OUTCOMES``."""
     if isinstance(exc, RateLimited | Timeout | AuthFailed | Misconfigured | Invalid):
@@ -217,7 +223,10 @@ def _handle_failure(
     rt: Runtime, dest: Destination, box: Outbox, batch: Batch, exc: DeliveryError, probe: bool
 ) -> FlushReport:
     now = rt.clock()
-    counters.incr(rt.redis, dest.id, {Prefix.REQUESTS.of(request_outcome(exc)): 1})
+    if _was_sent(exc):
+        counters.incr(
+            rt.redis, dest.id, {Field.REQUESTS: 1, Prefix.REQUESTS.of(request_outcome(exc)): 1}
+        )
     if isinstance(exc, AuthFailed | Misconfigured):
         kind = PauseKind.AUTH if isinstance(exc, AuthFailed) else PauseKind.CONFIG
         pause_destination(rt, dest.id, box, batch, exc, now, kind)

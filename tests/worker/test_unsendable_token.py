@@ -120,3 +120,14 @@ def test_an_unsendable_token_pauses_the_destination_sends_nothing_and_logs_no_to
         clock.advance(1)
     delivered = {e["event_id"] for e in emulator.events(pixel=PIXEL_A, limit=1000)}
     assert delivered == {f"evt-{i}" for i in range(10)}
+
+
+def test_a_request_refused_before_it_left_is_not_counted_as_sent() -> None:
+    from worker.errors import Misconfigured, Retryable
+    from worker.flush import _was_sent, request_outcome
+
+    assert not _was_sent(Misconfigured("the request could not be built (UnicodeEncodeError)"))
+    assert _was_sent(Misconfigured("HTTP 400 without TikTok's code", http_status=400))
+    assert _was_sent(Retryable("network error talking to TikTok (ConnectError: ECONNREFUSED)"))
+    assert request_outcome(Retryable("boom", http_status=503)) == "server_error"
+    assert request_outcome(Retryable("reset")) == "network"
