@@ -52,7 +52,7 @@ from transforms.options import TransformOptions
 from transforms.outcome import Drop, Outcome, Reject, Send
 from transforms.policy import UNFULFILLED_STATUSES, consent_denied, is_unfulfilled
 from transforms.properties import build_properties, require_purchase_fields
-from transforms.quality import MatchKey, Quality, QualityWarning, quality_of, recommended_missing
+from transforms.quality import RECOMMENDED, MatchKey, Quality, QualityWarning, quality_of
 from transforms.reasons import DropReason, InvalidEventError, RejectReason
 from transforms.timestamps import event_time_from, is_in_future, is_too_old
 from transforms.user import build_page, build_user
@@ -152,16 +152,6 @@ def _limited_data_use(raw: dict[str, object], default: bool | None) -> bool | No
     return to_flag(value) is not False
 
 
-def _web_extras(
-    event: dict[str, Any], raw: dict[str, object], page: dict[str, str], options: TransformOptions
-) -> None:
-    if page:
-        event["page"] = page
-    ldu = _limited_data_use(raw, options.limited_data_use)
-    if ldu is not None:
-        event["limited_data_use"] = ldu
-
-
 def _customer_event(
     raw: dict[str, object], name: str, event_time: int, options: TransformOptions
 ) -> tuple[dict[str, Any], Quality]:
@@ -174,8 +164,10 @@ def _customer_event(
     else:
         props = build_properties(raw, options.default_currency, name, warnings)
         known = KNOWN_FIELDS
-        if recommended_missing(name, props):
-            warnings.append(QualityWarning.RECOMMENDED_MISSING.value)
+        for key in RECOMMENDED.get(name, ()):
+            if key not in props:
+                warnings.append(QualityWarning.RECOMMENDED_MISSING.value)
+                break
         if name in PURCHASE_EVENTS:
             require_purchase_fields(props)  # may drop the value (its currency is missing)
         elif is_custom(name):
@@ -196,7 +188,11 @@ def _customer_event(
         order_id = props.get("order_id")
     event_id = event_id_for(raw, options.destination_id, order_id)
     event = _envelope(name, event_time, event_id, user)
-    _web_extras(event, raw, page, options)
+    if page:
+        event["page"] = page
+    ldu = _limited_data_use(raw, options.limited_data_use)
+    if ldu is not None:
+        event["limited_data_use"] = ldu
     if props:
         event["properties"] = props
     return event, quality_of(name, tuple(user), tuple(warnings))

@@ -13,16 +13,18 @@ Every input, however malformed, ends as exactly one of these:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from transforms.quality import Quality
 
 __all__ = ["Drop", "Outcome", "Reject", "Send"]
 
 
-@dataclass(frozen=True, slots=True)
-class Send:
-    """``events`` are exactly what TikTok receives; ``quality[i]`` describes ``events[i]``."""
+class Send(NamedTuple):
+    """``events`` are exactly what TikTok receives; ``quality[i]`` describes ``events[i]``.
+
+    A named tuple (immutable like the other outcomes, and the cheapest object to build: one
+    is made for nearly every event)."""
 
     events: tuple[dict[str, Any], ...]
     quality: tuple[Quality, ...] = ()

@@ -242,28 +242,45 @@ def build_user(
 ) -> dict[str, Any]:
     """The ``user`` object of a customer event (module docstring); appends the identity
     warnings (``email_unusable``, ``phone_unusable``) to ``warnings``."""
-    customer = get_dict(raw, "customer") or _NO_CUSTOMER
-    context = get_dict(raw, "context") or _NO_CUSTOMER
+    customer = raw.get("customer")
+    if not isinstance(customer, dict):
+        customer = _NO_CUSTOMER
+    context = raw.get("context")
+    if not isinstance(context, dict):
+        context = _NO_CUSTOMER
     user: dict[str, Any] = {}
+    # each key: one string (the usual case) inline, anything else through _match
     first, second = raw.get("customer_id"), customer.get("customer_id")
     extra = (raw.get("external_id"), customer.get("external_id"))
     if extra != _NO_IDS:
         first, second = [*_listed(first), *_listed(extra[0]), *_listed(second)], extra[1]
     elif first is None and second is None:
         first = customer.get("id")
-    _match(user, "external_id", first, second, id_text, hash_external_id)
-    placeholder = _anonymous_flag(raw.get("is_anonymous")) or _anonymous_flag(
-        customer.get("is_anonymous")
-    )
+    one = first if second is None else second if first is None else None
+    if type(one) is str and (hashed := hash_external_id(one)):
+        user["external_id"] = hashed
+    elif first is not None or second is not None:
+        _match(user, "external_id", first, second, id_text, hash_external_id)
+    flags = (raw.get("is_anonymous"), customer.get("is_anonymous"))
+    placeholder = flags != _NO_IDS and (_anonymous_flag(flags[0]) or _anonymous_flag(flags[1]))
     if not placeholder:
-        email = customer.get("email")
-        failed = _match(user, "email", raw.get("email"), email, _email_text, hash_email)
-        if failed:
-            unusable, placeholder = _placeholder_only(failed)
-            if unusable:
-                warnings.append(QualityWarning.EMAIL_UNUSABLE.value)
-    phone = customer.get("phone")
-    if _match(user, "phone", raw.get("phone"), phone, id_text, hash_phone, phone_region):
+        first, second = raw.get("email"), customer.get("email")
+        one = first if second is None else second if first is None else None
+        if type(one) is str and (hashed := hash_email(one)):
+            user["email"] = hashed
+        elif first is not None or second is not None:
+            failed = _match(user, "email", first, second, _email_text, hash_email)
+            if failed:
+                unusable, placeholder = _placeholder_only(failed)
+                if unusable:
+                    warnings.append(QualityWarning.EMAIL_UNUSABLE.value)
+    first, second = raw.get("phone"), customer.get("phone")
+    one = first if second is None else second if first is None else None
+    if type(one) is str and (hashed := hash_phone(one, phone_region)):
+        user["phone"] = hashed
+    elif (first is not None or second is not None) and _match(
+        user, "phone", first, second, id_text, hash_phone, phone_region
+    ):
         warnings.append(QualityWarning.PHONE_UNUSABLE.value)
     if not _PROFILE_KEYS.isdisjoint(customer):
         if not placeholder:
