@@ -78,30 +78,34 @@ def _share(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "-"
 
 
-def quality_rows(report: dict[str, Any]) -> list[list[str]]:
-    """A header, then one row per destination and event name."""
-    rows = [["destination", "event", "events", *KEY_COLUMNS.values(), "warnings"]]
-    for dest, events in report.items():
-        for event, data in events.items():
-            total = int(data["events"])
-            shares = [_share(int(data["keys"].get(key, 0)), total) for key in KEY_COLUMNS]
-            warned = [
-                f"{w} {_share(int(data['warnings'][w]), total)}"
-                for w in HINTS
-                if data["warnings"].get(w)
-            ]
-            rows.append([dest, event, fmt(total), *shares, ", ".join(warned) or "-"])
+def quality_rows(events: dict[str, Any]) -> list[list[str]]:
+    """One destination's table: a header, then one row per event name."""
+    rows = [["event", "events", *KEY_COLUMNS.values(), "warnings"]]
+    for event, data in events.items():
+        total = int(data["events"])
+        shares = [_share(int(data["keys"].get(key, 0)), total) for key in KEY_COLUMNS]
+        warned = [
+            f"{w} {_share(int(data['warnings'][w]), total)}"
+            for w in HINTS
+            if data["warnings"].get(w)
+        ]
+        rows.append([event, fmt(total), *shares, ", ".join(warned) or "-"])
     return rows
 
 
 def quality_text(report: dict[str, Any]) -> str:
-    """The table, then a hint for every warning that occurs; a line when nothing was sent."""
+    """A table per destination (% of its events with each key, warnings), then a hint for
+    every warning that occurs; one line when nothing was sent."""
     if not any(report.values()):
         return "no events sent yet: nothing to report on match quality"
+    blocks = []
+    for dest, events in report.items():
+        table = render_table(quality_rows(events)) if events else "no events sent yet"
+        blocks.append(f"{dest}\n" + "\n".join(f"  {line}" for line in table.splitlines()))
     seen = {w for events in report.values() for data in events.values() for w in data["warnings"]}
     hints = [f"  {w}: {HINTS[w]}" for w in HINTS if w in seen]
-    table = render_table(quality_rows(report))
-    return table + ("\n\nwhat the warnings mean:\n" + "\n".join(hints) if hints else "")
+    text = "\n\n".join(blocks)
+    return text + ("\n\nwhat the warnings mean:\n" + "\n".join(hints) if hints else "")
 
 
 @click.command("quality", cls=Command)

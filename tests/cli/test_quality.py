@@ -74,8 +74,10 @@ def test_quality_report_table_status_and_metrics(rt: Runtime) -> None:
     assert status(rt, ["brand-a"])["brand-a"]["quality"] == report["brand-a"]
 
     text = quality_text(report)
-    header, *rows = text.split("\n\n")[0].splitlines()
-    assert header.split()[:3] == ["destination", "event", "events"]
+    title, header, *rows = text.split("\n\n")[0].splitlines()
+    assert title == "brand-a"
+    assert header.split()[:2] == ["event", "events"]
+    assert text.split("\n\n")[1] == "brand-b\n  no events sent yet"
     cart_row = next(r for r in rows if "AddToCart" in r)
     assert "50%" in cart_row and "no_match_key 50%" in cart_row
     assert f"no_match_key: {HINTS['no_match_key']}" in text
@@ -103,11 +105,11 @@ def test_rows_cover_every_key_and_warning_in_a_fixed_order() -> None:
             "Lead": {"events": 0, "keys": {}, "warnings": {}},
         }
     }
-    rows = quality_rows(report)
-    assert rows[0] == ["destination", "event", "events", *KEY_COLUMNS.values(), "warnings"]
+    rows = quality_rows(report["d"])
+    assert rows[0] == ["event", "events", *KEY_COLUMNS.values(), "warnings"]
     shares = ["0%", "0%", "0%", "0%", "25%", "0%", "0%"]
-    assert rows[1] == ["d", "Search", "4", *shares, "params_ignored 100%"]
-    assert rows[2][3:] == ["-"] * 8
+    assert rows[1] == ["Search", "4", *shares, "params_ignored 100%"]
+    assert rows[2][2:] == ["-"] * 8
     assert quality_text({"d": {}}) == "no events sent yet: nothing to report on match quality"
 
 
