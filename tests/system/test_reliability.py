@@ -155,7 +155,7 @@ def books(r: redis.Redis, emulator: EmulatorServer, brand: str, acked: set[str])
         rejected=int(sum(v for k, v in stats.items() if k.startswith("rejected:"))),
         pending=backlog(r, brand),
         lost=len(acked - set(seen)),
-        duplicates_sent=len(seen) - len(set(seen)),
+        duplicates_sent=int(emulator.summary()["by_pixel"].get(pixel, {}).get("duplicates", 0)),
     )
 
 
@@ -168,7 +168,9 @@ def report(scenario: str, **facts: Any) -> None:
 
 @pytest.fixture
 def emulator() -> Iterator[EmulatorServer]:
-    config = EmulatorConfig(credentials=emulator_credentials(), rate_limit=0)
+    config = EmulatorConfig(
+        credentials=emulator_credentials(), rate_limit=0, events_capacity=2_000_000
+    )
     with EmulatorServer(config) as server:
         yield server
 
