@@ -10,7 +10,10 @@ Public surface:
 * :func:`is_too_old` - the age rule, re-checked by the runtime before every send;
 * :func:`switch_for` / :data:`EVENT_NAME_SWITCH` - which switch governs an outgoing name;
 * :func:`canonical_event_id` - the stable ``event_id`` of an event;
-* :class:`DropReason` / :class:`RejectReason` - the reason codes.
+* :class:`DropReason` / :class:`RejectReason` - the reason codes;
+* :class:`Quality`, :class:`MatchKey`, :class:`QualityWarning` - what each sent event carries
+  for matching and what it lacks (``Send.quality``);
+* :func:`check_event_map` - a destination's ``event_map``, validated.
 """
 
 from transforms.core import UNFULFILLED_STATUSES, transform
@@ -21,11 +24,13 @@ from transforms.names import (
     MASIVO_EVENT_NAMES,
     STANDARD_EVENTS,
     Switch,
+    check_event_map,
     resolve_event_name,
     switch_for,
 )
 from transforms.options import DEFAULT_MAX_EVENT_AGE_S, Features, TransformOptions
 from transforms.outcome import Drop, Outcome, Reject, Send
+from transforms.quality import MatchKey, Quality, QualityWarning
 from transforms.reasons import DropReason, RejectReason
 from transforms.timestamps import is_too_old, parse_issued_at
 
@@ -38,13 +43,17 @@ __all__ = [
     "Drop",
     "DropReason",
     "Features",
+    "MatchKey",
     "Outcome",
+    "Quality",
+    "QualityWarning",
     "Reject",
     "RejectReason",
     "Send",
     "Switch",
     "TransformOptions",
     "canonical_event_id",
+    "check_event_map",
     "hash_email",
     "hash_external_id",
     "hash_phone",

@@ -129,6 +129,8 @@ def hash_email(email: str) -> str | None:
 def _acceptable(number: phonenumbers.PhoneNumber) -> bool:
     if phonenumbers.is_valid_number(number):
         return True
+    if number.italian_leading_zero and (number.number_of_leading_zeros or 1) > 1:
+        return False  # no real number has several; E.164 formatting of them is not stable
     reason = phonenumbers.is_possible_number_with_reason(number)
     return reason == phonenumbers.ValidationResult.IS_POSSIBLE and number.national_number != 0
 

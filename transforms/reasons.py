@@ -40,7 +40,7 @@ class RejectReason:
     INVALID_VALUE: Final = "invalid_value"
     MISSING_VALUE: Final = "missing_value"
     INVALID_CURRENCY: Final = "invalid_currency"
-    MISSING_CURRENCY: Final = "missing_currency"
+    MISSING_CURRENCY: Final = "missing_currency"  # not produced since issue 10 (kept: old DLQ)
     INVALID_FIELD: Final = "invalid_field"
     MISSING_ACTION: Final = "missing_action"
     INVALID_ACTION: Final = "invalid_action"

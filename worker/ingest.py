@@ -71,9 +71,10 @@ class IngestReport:
 
 def _raw_event_id(raw: Any) -> str | None:
     if isinstance(raw, dict):
-        value = raw.get("id")
-        if isinstance(value, str | int) and not isinstance(value, bool):
-            return str(value)
+        for key in ("event_id", "id"):  # the transform's precedence (transforms.eventid)
+            value = raw.get(key)
+            if isinstance(value, str | int) and not isinstance(value, bool):
+                return str(value)
     return None
 
 

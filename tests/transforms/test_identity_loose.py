@@ -171,6 +171,9 @@ def test_non_phone_numbers_are_omitted(given: object, region: str | None) -> Non
         pytest.param("+1 000 000 0000", "US", None, id="all-zero-omitted"),
         pytest.param("044 55 1234", "MX", None, id="mx-044-too-short"),
         pytest.param("12", "MX", None, id="too-short"),
+        # hypothesis found it: E.164 formatting drops one of several leading zeros
+        pytest.param("+200000000001", None, None, id="several-leading-zeros-omitted"),
+        pytest.param("+39 06 1234 5678", None, "+390612345678", id="italian-leading-zero"),
     ],
 )
 def test_phone_possible_numbers_and_mexican_legacy_forms(
