@@ -35,7 +35,7 @@ from worker.settings import Settings
 from worker.store import counters
 from worker.store.intake import backlog
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 FULL = os.environ.get("MASIVO_TIKTOK_CHAOS") == "full"
 EVENTS = 40_000 if FULL else 4_000  # per destination
