@@ -11,10 +11,6 @@ same command sends the sample to the real TikTok, into the pixel's Test Events v
 
 from __future__ import annotations
 
-import os
-import secrets
-import signal
-import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
@@ -22,53 +18,27 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
+import devstack
 from cli._common import settings as load_settings
 from cli._group import Command
 from cli.quality import quality_text
 from cli.status import status
+from devstack.credentials import (
+    PIXEL_A,
+    PIXEL_B,
+    PIXEL_BAD,
+    TEST_EVENT_CODE,
+    TOKEN_A,
+    TOKEN_B,
+    TOKEN_BAD,
+    destination,
+    emulator_credentials,
+)
 from worker.errors import ConfigError
 from worker.settings import DEFAULT_DESTINATION, Settings
 
 __all__ = ["demo", "run_demo"]
-
-DEMO_PIXELS = {
-    "brand-a": "C9DEMOAAAAAAAAAAAAAA",
-    "brand-b": "C9DEMOBBBBBBBBBBBBBB",
-    "brand-bad": "C9DEMOCCCCCCCCCCCCCC",
-}
-
-
-class Stack:
-    """The processes the demo starts, stopped in reverse order."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.emulator: Any = None
-        self.embedded = False
-
-    def spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> None:
-        log = (self.data_dir / f"{name}.log").open("wb")
-        self.procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT))
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if self.emulator is not None:
-            self.emulator.stop()
-        if self.embedded:
-            from worker.embedded import stop_embedded
-
-            stop_embedded(self.data_dir / "redis")
 
 
 def _real_mode(settings: Settings) -> bool:
@@ -82,90 +52,98 @@ def _real_mode(settings: Settings) -> bool:
     return True
 
 
-def _start(settings: Settings, stack: Stack, real: bool) -> dict[str, str]:
-    """Redis, emulator, destinations and the environment every process shares."""
-    from worker.embedded import ensure_embedded
+#: what the demo's processes do differently from a deployment: quicker beats, shorter linger
+DEMO_ENV = {
+    "MASIVO_TIKTOK_LINGER": "0.2",
+    "MASIVO_TIKTOK_RECOVER": "2",
+    "MASIVO_TIKTOK_AUTH_PROBE": "5",
+}
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MASIVO_TIKTOK_", "REDIS_URL"))}
-    if settings.redis_url:
-        url = settings.redis_url
-    else:
-        url = ensure_embedded(stack.data_dir / "redis")
-        stack.embedded = True
-        import redis
 
-        redis.Redis.from_url(url).flushall()  # the demo's own Redis: start from zero
-    env.update(
-        REDIS_URL=url,
-        MASIVO_TIKTOK_DATA_DIR=str(stack.data_dir),
-        MASIVO_TIKTOK_LINGER="0.2",
-        MASIVO_TIKTOK_RECOVER="2",
-        MASIVO_TIKTOK_AUTH_PROBE="5",
-        PYTHONUNBUFFERED="1",
-    )
+def _secret(value: Any) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+def _stack(settings: Settings, data_dir: Path, real: bool) -> tuple[devstack.Stack, Any]:
+    """The demo's stack: its own embedded Redis (or REDIS_URL), the emulator and the three
+    brands of :mod:`devstack.credentials` (or, for real, the default destination only)."""
+    env = dict(DEMO_ENV)
+    if settings.sentry_dsn is not None:
+        env["SENTRY_DSN"] = settings.sentry_dsn.get_secret_value()
+    emulator = None
     if real:
-        return env
-    from emulator import EmulatorConfig, EmulatorServer
+        env.update(
+            TIKTOK_PIXEL_CODE=settings.tiktok_pixel_code or "",
+            TIKTOK_ACCESS_TOKEN=_secret(settings.tiktok_access_token) or "",
+            TIKTOK_TEST_EVENT_CODE=settings.tiktok_test_event_code or "",
+        )
+        destinations: list[dict[str, Any]] = []
+    else:
+        from emulator import EmulatorConfig, EmulatorServer
 
-    tokens = {b: f"demo-{b}-{secrets.token_hex(8)}" for b in DEMO_PIXELS}
-    creds = {tokens[b]: frozenset({DEMO_PIXELS[b]}) for b in ("brand-a", "brand-b")}
-    stack.emulator = EmulatorServer(
-        EmulatorConfig(credentials=creds, rate_limit=1000, max_future_s=60)
+        emulator = EmulatorServer(
+            EmulatorConfig(credentials=emulator_credentials(), rate_limit=1000, max_future_s=60)
+        )
+        emulator.start()
+        mx = {"default_currency": "MXN", "phone_region": "MX"}
+        destinations = [
+            destination("brand-a", PIXEL_A, TOKEN_A, **mx),
+            destination("brand-b", PIXEL_B, TOKEN_B, test_event_code=TEST_EVENT_CODE, **mx),
+            destination("brand-bad", PIXEL_BAD, TOKEN_BAD, **mx),
+        ]
+    stack = devstack.Stack(
+        data_dir,
+        redis_url=settings.redis_url,
+        embedded_redis=settings.redis_url is None,
+        api_base_url=emulator.url if emulator is not None else None,
+        destinations=destinations,
+        env=env,
     )
-    stack.emulator.start()
-    dests = [
-        {
-            "id": b,
-            "pixel_code": DEMO_PIXELS[b],
-            "access_token": tokens[b],
-            "default_currency": "MXN",
-            "phone_region": "MX",
-            **({"test_event_code": "TEST12345"} if b == "brand-b" else {}),
-        }
-        for b in DEMO_PIXELS
-    ]
-    dfile = stack.data_dir / "destinations.yaml"
-    dfile.write_text(yaml.safe_dump({"destinations": dests}))
-    dfile.chmod(0o600)
-    for k in ("TIKTOK_PIXEL_CODE", "TIKTOK_ACCESS_TOKEN", "TIKTOK_TEST_EVENT_CODE"):
-        env.pop(k, None)
-    env.update(TIKTOK_API_BASE_URL=stack.emulator.url, MASIVO_TIKTOK_DESTINATIONS=str(dfile))
-    return env
+    return stack, emulator
+
+
+def _settings_for(settings: Settings, stack: devstack.Stack, real: bool) -> Settings:
+    """The settings this process enqueues and watches with: the stack's, handed over."""
+    return Settings(
+        redis_url=stack.redis_url,
+        destinations_file=stack.destinations_file,
+        data_dir=stack.data_dir,
+        api_base_url=stack.env.get("TIKTOK_API_BASE_URL", settings.api_base_url),
+        tiktok_pixel_code=settings.tiktok_pixel_code if real else None,
+        tiktok_access_token=_secret(settings.tiktok_access_token) if real else None,
+        tiktok_test_event_code=settings.tiktok_test_event_code if real else None,
+    )
 
 
 def run_demo(
     settings: Settings, *, events: int = 2000, timeout: float = 300.0, keep_running: bool = False
 ) -> int:
     """Start the stack, enqueue ``events`` sample events, watch them to their end; exit code."""
+    from worker import celery_app
+
     real = _real_mode(settings)
     data_dir = (settings.data_dir / "demo").resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    stack = Stack(data_dir)
+    stack, emulator = _stack(settings, data_dir, real)
     try:
-        env = _start(settings, stack, real)
-        celery = [sys.executable, "-m", "celery", "-A", "worker"]
-        stack.spawn(
-            "worker", [*celery, "worker", "-c", "2", "--loglevel=WARNING", "-n", "demo@%h"], env
-        )
-        stack.spawn(
-            "beat",
-            [*celery, "beat", "--loglevel=WARNING", "-s", str(data_dir / "beat-schedule")],
-            env,
-        )
-        os.environ.update(env)  # this process enqueues and reads status through the same settings
-        from worker import celery_app
-
-        celery_app._settings = None
-        counts, started = _enqueue(events, real)
+        stack.start()
+        if settings.redis_url is None:
+            stack.flushall()  # the demo's own Redis: start from zero
+        stack.start_worker(concurrency=2, loglevel="WARNING", name="worker")
+        stack.start_beat(loglevel="WARNING")
+        demo_settings = _settings_for(settings, stack, real)
+        celery_app.use_settings(demo_settings)
+        counts, started = _enqueue(demo_settings, events, real)
         code = _watch(counts, started, real, timeout)
         if keep_running:
-            _keep_running(env, stack)
+            _keep_running(stack, emulator)
         return code
     finally:
         stack.stop()
+        if emulator is not None:
+            emulator.stop()
 
 
-def _enqueue(total: int, real: bool) -> tuple[dict[str, int], float]:
+def _enqueue(settings: Settings, total: int, real: bool) -> tuple[dict[str, int], float]:
     from cli.demo_data import sample_events
     from worker.producer import enqueue
 
@@ -177,7 +155,9 @@ def _enqueue(total: int, real: bool) -> tuple[dict[str, int], float]:
             dest = DEFAULT_DESTINATION
         by_dest[dest].append(event)
     started = time.time()
-    counts = {d: enqueue(events, d, chunk_size=200) for d, events in by_dest.items()}
+    counts = {
+        d: enqueue(events, d, chunk_size=200, settings=settings) for d, events in by_dest.items()
+    }
     print(f"enqueued {sum(counts.values()):,} events for {', '.join(sorted(counts))}")
     return counts, started
 
@@ -285,15 +265,18 @@ def _summary(report: dict[str, Any], started: float) -> None:
     print(quality_text({dest: data.get("quality", {}) for dest, data in report.items()}))
 
 
-def _keep_running(env: dict[str, str], stack: Stack) -> None:
-    prefix = f"REDIS_URL={env['REDIS_URL']} MASIVO_TIKTOK_DESTINATIONS={env.get('MASIVO_TIKTOK_DESTINATIONS', '')}"
+def _keep_running(stack: devstack.Stack, emulator: Any) -> None:
+    prefix = (
+        f"REDIS_URL={stack.redis_url} "
+        f"MASIVO_TIKTOK_DESTINATIONS={stack.env.get('MASIVO_TIKTOK_DESTINATIONS', '')}"
+    )
     print("\nThe stack is still running. In another terminal:")
     print(f"  {prefix} masivo-tiktok status")
     print(f"  {prefix} masivo-tiktok quality")
     print(f"  {prefix} masivo-tiktok dlq list")
     print(f"  {prefix} celery -A worker flower --port=5555   # then open http://127.0.0.1:5555")
-    if stack.emulator is not None:
-        print(f"  curl {stack.emulator.url}/_emulator/summary")
+    if emulator is not None:
+        print(f"  curl {emulator.url}/_emulator/summary")
     print("Press Ctrl-C to stop.")
     try:
         while all(p.poll() is None for p in stack.procs):

@@ -45,6 +45,7 @@ __all__ = [
     "get_settings",
     "redis_url",
     "ring_ingest",
+    "use_settings",
 ]
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,16 @@ def get_settings() -> Settings:
     if _settings is None:
         _settings = load_settings()
     return _settings
+
+
+def use_settings(settings: Settings) -> None:
+    """Hand this process its settings (the demo, embedders) instead of the environment's:
+    the Celery app, the producer's doorbell and the runtime all follow them."""
+    global _settings, _runtime
+    _settings = settings
+    _runtime = None
+    if app.configured:
+        app.conf.update(celery_config(settings))
 
 
 def redis_url(settings: Settings) -> str:
@@ -165,7 +176,6 @@ def _configure(sender: Celery, **_: Any) -> None:
 
     setup_logging(scrub=scrubber_for(settings))
     _drop_tornado_log_handler()
-    install_log_redaction()
     init_sentry(settings)
 
 
@@ -280,8 +290,11 @@ _worker_hostname: str | None = None
 
 @signals.worker_init.connect
 def _calm_gc_in_the_consumer(**_: Any) -> None:
-    """The consumer process decodes every message: same collector tuning as the children."""
+    """The consumer process decodes every message: same collector tuning as the children.
+    Only a worker consumes messages, so only a worker needs Celery's bad-message records
+    redacted (importing Celery's consumer from a producer's configuration recursed)."""
     _calm_gc()
+    install_log_redaction()
 
 
 @signals.worker_ready.connect
