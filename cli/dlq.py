@@ -203,9 +203,18 @@ def filtered_stats(
     since: float | None = None,
     limit: int | None = None,
 ) -> dict[str, Any]:
-    """:meth:`DeadLetterStore.stats` over the entries the filters select (oldest first)."""
-    if destination is None and reason is None and since is None and limit is None:
-        return rt.dlq.stats()
+    """:meth:`DeadLetterStore.stats` over the entries the filters select (oldest first).
+
+    Without ``--since`` and ``--limit`` the numbers come from the counts the DLQ keeps
+    (:meth:`DeadLetterStore.counts`), whatever its size: no filter reads one hash and the two
+    end entries; ``--destination`` / ``--reason`` add a walk from each end of the stream to
+    the first matching entry (``oldest`` / ``newest``). ``--since`` and ``--limit`` select by
+    position in the stream, so they page through it.
+    """
+    if since is None and limit is None:
+        if destination is None and reason is None:
+            return rt.dlq.stats()
+        return _counted_stats(rt, destination, reason)
     groups: dict[str, dict[str, int]] = {"destination": {}, "reason": {}, "category": {}}
     size = 0
     oldest: str | None = None
@@ -227,6 +236,61 @@ def filtered_stats(
         "oldest": None if oldest is None else _id_ms(oldest) / 1000,
         "newest": None if newest is None else _id_ms(newest) / 1000,
     }
+
+
+def _counted_stats(rt: Runtime, destination: str | None, reason: str | None) -> dict[str, Any]:
+    """:func:`filtered_stats` for ``--destination`` / ``--reason`` alone, from the counts."""
+    groups: dict[str, dict[str, int]] = {"destination": {}, "reason": {}, "category": {}}
+    size = 0
+    for (dest, category, why), n in rt.dlq.counts().items():
+        if (destination is None or dest == destination) and (reason is None or why == reason):
+            size += n
+            for field, key in (("destination", dest), ("reason", why), ("category", category)):
+                groups[field][key] = groups[field].get(key, 0) + n
+    oldest = newest = None
+    if size:
+        matches = _matching_raw(rt, destination, reason, None)
+        oldest = next((_id_ms(entry_id) / 1000 for entry_id, _ in matches), None)
+        newest = next(
+            (_id_ms(entry_id) / 1000 for entry_id, _ in _newest_first(rt, destination, reason)),
+            None,
+        )
+    return {
+        "size": size,
+        "by_destination": groups["destination"],
+        "by_reason": groups["reason"],
+        "by_category": groups["category"],
+        "oldest": oldest,
+        "newest": newest,
+    }
+
+
+def _newest_first(
+    rt: Runtime, destination: str | None, reason: str | None, page: int = 500
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Entries matching the filters, newest first (XREVRANGE, ``page`` at a time)."""
+    import orjson
+
+    end = "+"
+    while True:
+        rows: Any = rt.dlq.redis.xrevrange(rt.dlq.key, max=end, min="-", count=page)
+        for raw_id, fields in rows or []:
+            entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+            data = (fields or {}).get(b"d", (fields or {}).get("d"))
+            try:
+                entry = orjson.loads(data) if data is not None else None
+            except orjson.JSONDecodeError:
+                entry = None
+            if (
+                isinstance(entry, dict)
+                and (destination is None or entry.get("destination") == destination)
+                and (reason is None or entry.get("reason") == reason)
+            ):
+                yield entry_id, entry
+        if len(rows or []) < page:
+            return
+        last = rows[-1][0]
+        end = "(" + (last.decode() if isinstance(last, bytes) else str(last))
 
 
 @dlq.command(short_help="Counts by destination, reason and category.")

@@ -1,0 +1,261 @@
+"""``masivo-tiktok metrics`` scraped over HTTP from the real exporter process (issue 11,
+point 1): Redis up and down, requests by outcome, the oldest waiting event, dead-letter counts
+by category and reason, stable label sets, process collectors.
+
+Each test starts the installed ``masivo-tiktok metrics`` as a subprocess on a free port and
+scrapes it with httpx, as Prometheus would; the data is written into a real Redis with the
+stores the workers use.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+from prometheus_client.parser import text_string_to_metric_families
+
+from devstack import RedisProcess, free_port, wait_until
+from tests.cli.support import CLI, ROOT, destinations_env, run
+from worker.producer import enqueue
+from worker.settings import Settings
+from worker.store import counters
+from worker.store.counters import REQUEST_OUTCOMES, Field, Prefix
+from worker.store.deadletter import DeadLetter, DeadLetterStore
+from worker.store.pause import PauseKind
+
+pytestmark = pytest.mark.integration
+
+#: (name, sorted label items) -> value
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+class Exporter:
+    """A ``masivo-tiktok metrics`` process on a free port, scraped over HTTP."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = free_port()
+        self.log = log
+        with log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [CLI, "metrics", "--port", str(self.port)],
+                cwd=ROOT,
+                env={"PATH": "/usr/bin:/bin", "HOME": "/tmp", **env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        assert wait_until(lambda: "metrics on http://" in self.output(), 30), self.output()
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def get(self) -> httpx.Response:
+        return httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=15)
+
+    def scrape(self) -> Samples:
+        response = self.get()
+        assert response.status_code == 200, response.text
+        return parse(response.text)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def parse(text: str) -> Samples:
+    out: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = float(sample.value)
+    return out
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples[(name, tuple(sorted(labels.items())))]
+
+
+def named(samples: Samples, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    return {labels: v for (n, labels), v in samples.items() if n == name}
+
+
+@pytest.fixture
+def env(tmp_path: Path, redis_url: str, redis_client: redis.Redis) -> dict[str, str]:
+    return destinations_env(tmp_path, redis_url, "brand-a", "brand-b")
+
+
+@pytest.fixture
+def exporter(env: dict[str, str], tmp_path: Path) -> Iterator[Exporter]:
+    proc = Exporter(env, tmp_path / "metrics.log")
+    try:
+        yield proc
+    finally:
+        proc.close()
+
+
+def letter(destination: str, category: str, reason: str) -> DeadLetter:
+    now = time.time()
+    return DeadLetter(
+        destination=destination,
+        category=category,
+        reason=reason,
+        first_failure=now,
+        last_failure=now,
+    )
+
+
+def _settings(env: dict[str, str]) -> Settings:
+    return Settings(
+        redis_url=env["REDIS_URL"],
+        destinations_file=Path(env["MASIVO_TIKTOK_DESTINATIONS"]),
+        data_dir=Path(env["MASIVO_TIKTOK_DATA_DIR"]),
+    )
+
+
+def test_scrape_exports_the_new_metrics_with_stable_labels(
+    exporter: Exporter, env: dict[str, str], redis_client: redis.Redis
+) -> None:
+    counters.incr(
+        redis_client,
+        "brand-a",
+        {
+            Field.REQUESTS: 7,
+            Prefix.REQUESTS.of("delivered"): 4,
+            Prefix.REQUESTS.of("server_error"): 2,
+            Prefix.REQUESTS.of("timeout"): 1,
+            Field.CONFIG_FAILURES: 3,
+        },
+    )
+    store = DeadLetterStore(redis_client, max_entries=1000)
+    store.add(
+        [
+            letter("brand-a", "exhausted", "server_error"),
+            letter("brand-a", "exhausted", "server_error"),
+            letter("brand-a", "invalid", "tiktok_invalid"),
+            letter("brand-b", "rejected", "invalid_json"),
+        ]
+    )
+    events = [{"id": f"e{i}", "type": "search", "query": "x", "issued_at": 0} for i in range(3)]
+    settings = _settings(env)
+    assert (
+        enqueue(events, "brand-a", settings=settings, client=redis_client, doorbell=lambda _d: None)
+        == 3
+    )
+    time.sleep(1.1)  # the oldest waiting event is now over a second old
+
+    samples = exporter.scrape()
+    assert value(samples, "masivo_tiktok_redis_up") == 1.0
+    assert named(samples, "masivo_tiktok_build_info")
+    for outcome in REQUEST_OUTCOMES:  # every outcome, for every destination, 0 when none
+        want = {"delivered": 4.0, "server_error": 2.0, "timeout": 1.0}.get(outcome, 0.0)
+        got_a = value(
+            samples, "masivo_tiktok_requests_total", destination="brand-a", outcome=outcome
+        )
+        got_b = value(
+            samples, "masivo_tiktok_requests_total", destination="brand-b", outcome=outcome
+        )
+        assert (got_a, got_b) == (want, 0.0), outcome
+    assert value(samples, "masivo_tiktok_config_failures_total", destination="brand-a") == 3.0
+    assert named(samples, "masivo_tiktok_dlq_entries") == {
+        (("category", "exhausted"), ("destination", "brand-a"), ("reason", "server_error")): 2.0,
+        (("category", "invalid"), ("destination", "brand-a"), ("reason", "tiktok_invalid")): 1.0,
+        (("category", "rejected"), ("destination", "brand-b"), ("reason", "invalid_json")): 1.0,
+    }
+    oldest_a = value(samples, "masivo_tiktok_oldest_waiting_seconds", destination="brand-a")
+    assert 1.0 <= oldest_a < 60
+    assert value(samples, "masivo_tiktok_oldest_waiting_seconds", destination="brand-b") == 0.0
+    for dest in ("brand-a", "brand-b"):
+        for kind in PauseKind:
+            assert value(samples, "masivo_tiktok_paused", destination=dest, kind=kind) == 0.0
+    # prometheus_client's process, platform and GC collectors of the exporter's process
+    assert value(samples, "process_cpu_seconds_total") > 0
+    assert value(samples, "process_resident_memory_bytes") > 0
+    assert named(samples, "python_info")
+    assert named(samples, "python_gc_objects_collected_total")
+    # the names the dashboard and the alerts used before are all still there
+    for name in (
+        "masivo_tiktok_events_received_total",
+        "masivo_tiktok_events_queued_total",
+        "masivo_tiktok_rate_limited_responses_total",
+        "masivo_tiktok_auth_failures_total",
+        "masivo_tiktok_outbox_depth",
+        "masivo_tiktok_in_flight_batches",
+        "masivo_tiktok_scheduled_retries",
+        "masivo_tiktok_bucket_rate",
+        "masivo_tiktok_celery_queue_length",
+        "masivo_tiktok_workers_alive",
+        "masivo_tiktok_event_age_at_delivery_seconds_count",
+    ):
+        assert named(samples, name), name
+
+
+def test_label_sets_stay_the_same_when_a_destination_is_paused(
+    exporter: Exporter, env: dict[str, str]
+) -> None:
+    before = exporter.scrape()
+    assert run("pause", "brand-a", env=env).returncode == 0
+    after = exporter.scrape()
+    assert value(after, "masivo_tiktok_paused", destination="brand-a", kind="operator") == 1.0
+    assert value(after, "masivo_tiktok_paused", destination="brand-a", kind="auth") == 0.0
+
+    def series(samples: Samples) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
+        return set(samples)
+
+    assert series(after) == series(before), series(after) ^ series(before)
+    assert run("resume", "brand-a", env=env).returncode == 0
+    resumed = exporter.scrape()
+    assert series(resumed) == series(before)
+    assert value(resumed, "masivo_tiktok_paused", destination="brand-a", kind="operator") == 0.0
+
+
+def test_redis_down_answers_200_with_redis_up_0(tmp_path: Path) -> None:
+    with RedisProcess(tmp_path / "redis", port=0, appendonly=False) as server:
+        env = destinations_env(tmp_path, server.url, "brand-a")
+        proc = Exporter(env, tmp_path / "metrics.log")
+        try:
+            assert value(proc.scrape(), "masivo_tiktok_redis_up") == 1.0
+            server.stop()
+            started = time.monotonic()
+            response = proc.get()
+            took = time.monotonic() - started
+            assert response.status_code == 200, response.text
+            down = parse(response.text)
+            assert value(down, "masivo_tiktok_redis_up") == 0.0
+            assert named(down, "masivo_tiktok_build_info")
+            assert value(down, "process_resident_memory_bytes") > 0
+            assert named(down, "python_info")
+            assert not named(down, "masivo_tiktok_outbox_depth")  # nothing read from Redis
+            assert took < 10, "a scrape must answer within Prometheus' scrape timeout"
+            assert proc.get().status_code == 200  # and the next one too (logged once)
+
+            server.start()
+            assert wait_until(lambda: value(proc.scrape(), "masivo_tiktok_redis_up") == 1.0, 30), (
+                proc.output()
+            )
+            assert named(proc.scrape(), "masivo_tiktok_outbox_depth")
+        finally:
+            proc.close()
+    log = proc.output()
+    assert "Traceback" not in log, log
+    assert log.count("cannot read Redis") == 1, log
+    assert "Redis is reachable again" in log
+
+
+def test_exporter_started_while_redis_is_down_answers_too(tmp_path: Path) -> None:
+    env = destinations_env(tmp_path, f"redis://127.0.0.1:{free_port()}/0", "brand-a")
+    proc = Exporter(env, tmp_path / "metrics.log")
+    try:
+        response = proc.get()
+        assert response.status_code == 200, response.text
+        assert value(parse(response.text), "masivo_tiktok_redis_up") == 0.0
+    finally:
+        proc.close()
+    assert "Traceback" not in proc.output()
