@@ -53,7 +53,7 @@ def pause_destination(
     refused alike. Each refusal is counted; the pause itself is logged and reported to Sentry
     once (other batches in flight meet the pause already set).
     """
-    box.reschedule(batch.id, [(batch, now)])
+    box.reschedule(batch, [(batch, now)])
     counter, why = _PAUSES[kind]
     counters.incr(rt.redis, destination, {counter: 1})
     paused = pause(

@@ -161,7 +161,7 @@ def _deliver(rt: Runtime, dest: Destination, box: Outbox, batch: Batch, probe: b
             "flush %s: %d events passed the age limit while waiting; dropped", dest.id, expired
         )
     if not fresh:
-        box.forget(batch.id)
+        box.forget(batch)
         return FlushReport(Action.IDLE, detail="everything expired")
     batch.items = fresh
     try:
@@ -170,7 +170,7 @@ def _deliver(rt: Runtime, dest: Destination, box: Outbox, batch: Batch, probe: b
         )
     except DeliveryError as exc:
         return _handle_failure(rt, dest, box, batch, exc, probe)
-    box.forget(batch.id)
+    box.forget(batch)
     names = Counter(i.name for i in batch.items)
     tally: dict[str, int | float] = {
         Field.DELIVERED: len(batch.items),
@@ -276,11 +276,11 @@ def _retry_later(
         dead_letter_events(
             rt, dest.id, batch, exc, Category.EXHAUSTED, now, test_code=dest.test_event_code
         )
-        box.forget(batch.id)
+        box.forget(batch)
         return FlushReport(Action.DEAD, events=len(batch.items), detail="retries exhausted")
     hint = exc.retry_after if isinstance(exc, Retryable) else None
     delay = backoff_s(rt, max(1, batch.attempts), hint)
-    box.reschedule(batch.id, [(batch, now + delay)])
+    box.reschedule(batch, [(batch, now + delay)])
     counters.incr(rt.redis, dest.id, {Field.RETRIED: len(batch.items)})
     if delay <= MAX_ARM_COUNTDOWN_S:
         rt.arm_flush(dest.id, delay)
@@ -334,7 +334,7 @@ def _requeue_parts(
         )
         for part in parts
     ]
-    box.reschedule(batch.id, new)
+    box.reschedule(batch, new)
     if new:
         rt.arm_flush(dest.id)
 
@@ -365,7 +365,7 @@ def _quarantine(
             test_code=dest.test_event_code,
             reason="worker_lost",
         )
-        box.forget(batch.id)
+        box.forget(batch)
         return FlushReport(Action.DEAD, events=1, detail="worker lost")
     mid = len(batch.items) // 2
     _requeue_parts(rt, dest, box, batch, [batch.items[:mid], batch.items[mid:]], now)

@@ -105,7 +105,7 @@ def _expire_queued(rt: Runtime, destination: str, options: TransformOptions, now
             first_failure=batch.first_failure,
             created=batch.created,
         )
-        if box.reschedule(batch_id, [(rest, due)] if keep else []):
+        if box.reschedule(batch, [(rest, due)] if keep else []):
             n += len(batch.items) - len(keep)
     return n
 

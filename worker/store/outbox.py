@@ -95,6 +95,13 @@ class Batch:
     first_failure: float | None = None
     last_error: dict[str, Any] | None = None
     created: float = 0.0
+    #: how many items the batch holds *in Redis* (items may be filtered in memory before it
+    #: is finished): what finishing it subtracts from the backlog, without re-reading it
+    stored: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.stored:
+            self.stored = len(self.items)
 
     @property
     def events(self) -> list[dict[str, Any]]:
@@ -240,7 +247,8 @@ class Outbox:
         return Batch.loads(batch_id, raw) if raw else None
 
     # -- finishing -------------------------------------------------------------------------
-    def forget(self, batch_id: str) -> bool:
+    def forget(self, batch: Batch) -> bool:
+        """The batch is finished (delivered, dead-lettered, expired): it leaves every index."""
         return bool(
             self._forget(
                 keys=[
@@ -250,15 +258,17 @@ class Outbox:
                     self.k_recoveries,
                     self.k_backlog,
                 ],
-                args=[batch_id],
+                args=[batch.id, batch.stored],
             )
         )
 
-    def reschedule(self, old_id: str | None, batches: Sequence[tuple[Batch, float]]) -> bool:
-        """Replace ``old_id`` by ``batches`` (each due at its time); atomic."""
-        args: list[Any] = [old_id or ""]
+    def reschedule(self, old: Batch | None, batches: Sequence[tuple[Batch, float]]) -> bool:
+        """Replace ``old`` by ``batches`` (each due at its time); atomic. Each new batch is
+        stored as it is now (``stored`` becomes its item count)."""
+        args: list[Any] = [old.id if old else "", old.stored if old else 0]
         for batch, due in batches:
-            args.extend([batch.id, batch.dumps(), due])
+            args.extend([batch.id, batch.dumps(), due, len(batch.items)])
+            batch.stored = len(batch.items)
         return bool(
             self._reschedule(
                 keys=[
