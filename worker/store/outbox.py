@@ -222,11 +222,9 @@ class Outbox:
         return {"outbox": int(depth), "in_flight": int(leased), "scheduled_retries": int(scheduled)}
 
     def scheduled_events(self) -> int:
-        """Events inside batches (leased or scheduled); reads every batch, for status only."""
-        total = 0
-        for raw in self.r.hvals(self.k_batches):
-            total += _bytes(raw).count(b"\n")
-        return total
+        """Events inside batches (leased or scheduled): the backlog's ``batched`` count, kept
+        by the scripts that claim, finish and reschedule batches (no batch is read)."""
+        return max(0, int(self.r.hget(self.k_backlog, "batched") or 0))
 
     # -- claiming --------------------------------------------------------------------------
     def claim_new(self, max_items: int, lease_s: float, now: float) -> Batch | None:
