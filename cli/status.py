@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import click
+import orjson
 
 from cli._common import echo_json, fmt, render_table, runtime, settings
 from cli._group import Command
@@ -52,38 +53,108 @@ def status(rt: Runtime, destinations: Iterable[str] | None = None) -> dict[str, 
 
     Costs O(destinations x reasons), whatever the size of the dead-letter queue: its numbers
     come from the counts the DLQ's scripts keep (:meth:`DeadLetterStore.counts`), never from
-    reading its entries.
+    reading its entries. Every destination's keys are read in one pipelined round trip (one
+    more per rate-limit bucket), so a scrape of 50 destinations stays in milliseconds.
     """
     from worker.store import counters, quality
-    from worker.store.pause import paused_info
 
+    dests = list(
+        destinations
+        or sorted(set(rt.settings.destinations) | set(counters.known_destinations(rt.redis)))
+    )
     dlq = dlq_by_destination(rt.dlq.counts())
+    raw = _read(rt, dests)
     now = rt.clock()
     out: dict[str, dict[str, Any]] = {}
-    for d in destinations or sorted(
-        set(rt.settings.destinations) | set(counters.known_destinations(rt.redis))
-    ):
-        box = rt.outbox(d)
-        state: dict[str, Any] = dict(box.counts())
+    for d in dests:
+        r = raw[d]
+        state: dict[str, Any] = {
+            "outbox": int(r["outbox"]),
+            "in_flight": int(r["leases"]),
+            "scheduled_retries": int(r["retry"]),
+        }
         by_category = dlq.get(d, {})
         state["dlq"] = sum(n for reasons in by_category.values() for n in reasons.values())
         state["dlq_by_category"] = by_category
-        since = _oldest(rt.intake(d).oldest_since(), box.oldest_waiting_since())
+        since = _oldest_waiting(r)
         state["oldest_waiting_since"] = since
         state["oldest_waiting_s"] = None if since is None else max(0.0, now - since)
-        state["paused"] = paused_info(rt.redis, d)
+        state["paused"] = orjson.loads(r["paused"]) if r["paused"] is not None else None
         dest = rt.settings.destinations.get(d)
         if dest is not None:
             state["bucket"] = rt.bucket(dest).state()
             state["pixel_code"] = dest.pixel_code
-        c = counters.read(rt.redis, d)
+        c = counters.read(_Replied(r["stats"]), d)  # type: ignore[arg-type]
         out[d] = {
             "counters": c,
             "state": state,
             "requests": requests_by_outcome(c),
-            "quality": quality.read(rt.redis, d),
+            "quality": quality.read(_Replied(r["quality"]), d),
         }
     return out
+
+
+#: what :func:`status` reads per destination, in one pipeline: name -> (command, key builder)
+_READS: tuple[tuple[str, str, str], ...] = (
+    ("stats", "hgetall", "stats"),
+    ("quality", "hgetall", "quality"),
+    ("paused", "get", "paused"),
+    ("outbox", "llen", "outbox"),
+    ("leases", "zcard", "leases"),
+    ("retry", "zcard", "retry"),
+    ("head", "lindex", "outbox"),
+    ("batches", "hkeys", "batches"),
+    ("intake", "xrange", "intake"),
+)
+
+
+def _read(rt: Runtime, dests: list[str]) -> dict[str, dict[str, Any]]:
+    """The keys :func:`status` needs, for every destination, in one round trip: the same
+    commands the stores send (``Outbox.counts`` / ``oldest_waiting_since``,
+    ``Intake.oldest_since``, ``counters.read``, ``quality.read``, ``paused_info``), pipelined
+    (``tests/cli/test_status.py`` checks the answers are the stores')."""
+    from worker.store import keys
+
+    pipe = rt.redis.pipeline(transaction=False)
+    for d in dests:
+        for _name, command, key in _READS:
+            k = getattr(keys, key)(d)
+            if command == "lindex":
+                pipe.lindex(k, 0)
+            elif command == "xrange":
+                pipe.xrange(k, count=1)
+            else:
+                getattr(pipe, command)(k)
+    replies = iter(pipe.execute())
+    return {d: {name: next(replies) for name, _c, _k in _READS} for d in dests}
+
+
+def _oldest_waiting(r: dict[str, Any]) -> float | None:
+    """Unix seconds since which the destination's oldest event has waited: the intake's first
+    entry (its id is its append time), the outbox's head, or the oldest batch (its id starts
+    with the unix ms its oldest event began waiting)."""
+    from worker.store.outbox import Item, batch_id_time
+
+    times = [batch_id_time(_text(b)) for b in r["batches"]]
+    if r["head"] is not None:
+        times.append(Item.loads(r["head"]).enqueued_at)
+    if r["intake"]:
+        times.append(int(_text(r["intake"][0][0]).split("-", 1)[0]) / 1000)
+    return _oldest(*times)
+
+
+class _Replied:
+    """A reply already read, for the stores' parsers (``counters.read``, ``quality.read``)."""
+
+    def __init__(self, reply: Any) -> None:
+        self._reply = reply
+
+    def hgetall(self, _key: str) -> Any:
+        return self._reply
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def dlq_by_destination(

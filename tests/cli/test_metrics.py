@@ -17,11 +17,16 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+from prometheus_client import generate_latest
+from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
+from cli.metrics import registry_for, render
 from devstack import RedisProcess, free_port, wait_until
 from tests.cli.support import CLI, ROOT, destinations_env, run
+from tests.deploy.tooling import require
 from worker.producer import enqueue
+from worker.runtime import Runtime
 from worker.settings import Settings
 from worker.store import counters
 from worker.store.counters import REQUEST_OUTCOMES, Field, Prefix
@@ -195,6 +200,58 @@ def test_scrape_exports_the_new_metrics_with_stable_labels(
         "masivo_tiktok_event_age_at_delivery_seconds_count",
     ):
         assert named(samples, name), name
+
+
+def test_the_exposition_passes_promtool_and_is_gzipped_when_asked(
+    exporter: Exporter, redis_client: redis.Redis
+) -> None:
+    DeadLetterStore(redis_client, max_entries=10).add([letter("brand-a", "invalid", "x")])
+    plain = httpx.get(
+        f"http://127.0.0.1:{exporter.port}/metrics", headers={"Accept-Encoding": "identity"}
+    )
+    assert plain.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    assert "content-encoding" not in plain.headers
+    zipped = exporter.get()  # httpx asks for gzip and decodes it
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert parse(zipped.text).keys() == parse(plain.text).keys()
+    assert httpx.post(f"http://127.0.0.1:{exporter.port}/metrics").status_code == 405
+    promtool = require("promtool", "apt-get install prometheus (Debian) puts promtool on PATH")
+    lint = subprocess.run(
+        [promtool, "check", "metrics"], input=plain.text, capture_output=True, text=True, timeout=60
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+class _Snapshot:
+    """One collection, rendered as often as needed (the process collectors change between
+    two collections)."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> list[Metric]:
+        return self.families
+
+
+def test_render_writes_what_prometheus_client_writes(
+    env: dict[str, str], redis_client: redis.Redis
+) -> None:
+    counters.incr(redis_client, "brand-a", {Field.REQUESTS: 2, Prefix.REQUESTS.of("timeout"): 2})
+    DeadLetterStore(redis_client, max_entries=10).add(
+        [
+            letter("brand-a", "rejected", 'a "quoted" reason'),
+            letter("brand-b", "rejected", "back\\slash and\nnewline"),
+        ]
+    )
+    rt = Runtime(
+        settings=_settings(env),
+        redis=redis_client,
+        client=None,  # type: ignore[arg-type]  # nothing here talks to TikTok
+        schedule_flush=lambda *args, **kwargs: None,
+    )
+    snapshot = _Snapshot(list(registry_for(lambda: rt).collect()))
+    assert render(snapshot) == generate_latest(snapshot)
+    assert "process_cpu_seconds_total" in render(snapshot).decode()
 
 
 def test_label_sets_stay_the_same_when_a_destination_is_paused(

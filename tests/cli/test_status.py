@@ -105,3 +105,56 @@ def test_status_table_shows_them_too(env: dict[str, str], redis_client: redis.Re
 )
 def test_age_for_the_table(seconds: float | None, text: str) -> None:
     assert age(seconds) == text
+
+
+def test_the_pipelined_reads_answer_what_the_stores_answer(
+    tmp_path: Path, redis_url: str, redis_client: redis.Redis
+) -> None:
+    """status() reads every destination's keys in one pipeline: each figure must be what the
+    store's own method says (a store that changes what it reads fails here)."""
+    from cli.status import status
+    from worker.ingest import ingest
+    from worker.runtime import Runtime
+    from worker.store import quality
+    from worker.store.pause import pause, paused_info
+
+    env = destinations_env(tmp_path, redis_url, "brand-a", "brand-b")
+    rt = Runtime(
+        settings=Settings(
+            redis_url=redis_url,
+            destinations_file=Path(env["MASIVO_TIKTOK_DESTINATIONS"]),
+            data_dir=tmp_path,
+        ),
+        redis=redis_client,
+        client=None,  # type: ignore[arg-type]  # nothing here talks to TikTok
+        schedule_flush=lambda *args, **kwargs: None,
+    )
+    now = time.time()
+    events = [
+        {"id": f"e{i}", "type": "search", "query": "x", "email": "a@b.mx", "issued_at": int(now)}
+        for i in range(6)
+    ]
+    ingest(rt, "brand-a", events)  # six events in the outbox
+    box = rt.outbox("brand-a")
+    leased = box.claim_new(2, 60, now - 30)  # a batch in flight, waiting since 30 s ago
+    released = box.claim_new(2, 60, now - 20)
+    assert leased is not None and released is not None
+    assert box.release(released.id, now)  # a batch on the retry schedule
+    rt.intake("brand-a").append(b'[{"id": "late"}]', 1)  # an entry not ingested yet
+    rt.intake("brand-b").append(b'[{"id": "only"}]', 1)
+    pause(redis_client, "brand-b", "operator", "test", now)
+
+    report = status(rt)
+    for d in ("brand-a", "brand-b"):
+        state = report[d]["state"]
+        box = rt.outbox(d)
+        assert {k: state[k] for k in box.counts()} == box.counts()
+        times = [t for t in (rt.intake(d).oldest_since(), box.oldest_waiting_since()) if t]
+        assert state["oldest_waiting_since"] == min(times)
+        assert state["paused"] == paused_info(redis_client, d)
+        assert report[d]["counters"] == counters.read(redis_client, d)
+        assert report[d]["quality"] == quality.read(redis_client, d)
+    a = report["brand-a"]["state"]
+    assert (a["outbox"], a["in_flight"], a["scheduled_retries"]) == (2, 1, 1)
+    assert 29 <= a["oldest_waiting_s"] < 60
+    assert report["brand-b"]["state"]["paused"]["kind"] == "operator"
