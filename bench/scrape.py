@@ -13,8 +13,8 @@ Measured in the same run:
 
 * **after** - what ``masivo-tiktok metrics`` does per scrape: the exporter's registry
   (:func:`cli.metrics.registry_for`: domain collector + process, platform and GC collectors)
-  rendered in the Prometheus text format (:func:`cli.metrics.render`), in process; the same
-  over HTTP from the exporter's server (:func:`cli.metrics.serve`, in a thread of this
+  rendered in the Prometheus text format (:func:`cli.exposition.render`), in process; the same
+  over HTTP from the exporter's server (:func:`cli.exposition.serve`, in a thread of this
   process) with httpx; and, for comparison, rendered by prometheus_client's
   ``generate_latest``. ``dlq stats``: :func:`cli.dlq.filtered_stats` without filters (the
   command minus process start-up).
@@ -46,7 +46,8 @@ import redis  # noqa: E402
 from prometheus_client import generate_latest  # noqa: E402
 
 from cli.dlq import filtered_stats  # noqa: E402
-from cli.metrics import registry_for, render, serve  # noqa: E402
+from cli.exposition import render, serve  # noqa: E402
+from cli.metrics import registry_for  # noqa: E402
 from devstack import RedisProcess, free_port  # noqa: E402
 from worker.producer import enqueue  # noqa: E402
 from worker.runtime import Runtime  # noqa: E402

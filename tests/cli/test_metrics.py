@@ -21,7 +21,8 @@ from prometheus_client import generate_latest
 from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-from cli.metrics import registry_for, render
+from cli.exposition import render
+from cli.metrics import registry_for
 from devstack import RedisProcess, free_port, wait_until
 from tests.cli.support import CLI, ROOT, destinations_env, run
 from tests.deploy.tooling import require
