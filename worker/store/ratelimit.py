@@ -65,6 +65,7 @@ __all__ = [
     "bucket_key",
     "refill_rate",
     "request_size",
+    "states",
     "tiktok_burst",
 ]
 
@@ -197,16 +198,10 @@ class TokenBucket:
             tokens, factor = math.inf, 1.0
         else:
             _, _, tokens, factor = self._run("state", 1, now_us)
-        return {
-            "tokens": tokens,
-            "rate": self.rate * factor,
-            "factor": factor,
-            "base_rate": self.rate,
-            "burst": float(self.burst),
-        }
+        return self._state_dict(tokens, factor)
 
-    def _run(self, op: str, n: int, now_us: int | None) -> tuple[float, float, float, float]:
-        args = [
+    def _args(self, op: str, n: int, now_us: int | None) -> list[str]:
+        return [
             op,
             repr(self.rate),
             str(self.burst),
@@ -218,6 +213,30 @@ class TokenBucket:
             str(round(self.penalty_window_s * 1_000_000)),
             "" if now_us is None else str(int(now_us)),
         ]
-        raw = self._script(keys=[self.key], args=args)
+
+    def _run(self, op: str, n: int, now_us: int | None) -> tuple[float, float, float, float]:
+        raw = self._script(keys=[self.key], args=self._args(op, n, now_us))
         granted, wait_s, tokens, factor = (float(x) for x in raw)
         return granted, wait_s, tokens, factor
+
+    def _state_dict(self, tokens: float, factor: float) -> dict[str, float]:
+        return {
+            "tokens": tokens,
+            "rate": self.rate * factor,
+            "factor": factor,
+            "base_rate": self.rate,
+            "burst": float(self.burst),
+        }
+
+
+def states(client: redis.Redis, buckets: list[TokenBucket]) -> list[dict[str, float]]:
+    """:meth:`TokenBucket.state` of many buckets in one round trip (status, metrics)."""
+    limited = [b for b in buckets if not b.unlimited]
+    answers: dict[int, tuple[float, float]] = {}
+    if limited:
+        pipe = client.pipeline(transaction=False)
+        for bucket in limited:
+            bucket._script(keys=[bucket.key], args=bucket._args("state", 1, None), client=pipe)
+        for bucket, raw in zip(limited, pipe.execute(), strict=True):
+            answers[id(bucket)] = (float(raw[2]), float(raw[3]))
+    return [b._state_dict(*answers.get(id(b), (math.inf, 1.0))) for b in buckets]

@@ -235,3 +235,22 @@ def test_without_a_rate_limit_requests_carry_full_batches() -> None:
     assert refill_rate(0, 0.01) == 0
     assert request_size(0, batch_size=1000) == 1000
     assert bucket_capacity(0, batch_size=1000) == 1000  # never consulted: unlimited
+
+
+def test_many_bucket_states_in_one_round_trip_equal_their_own_reads(
+    redis_client: redis.Redis,
+) -> None:
+    from worker.store.ratelimit import states
+
+    buckets = [
+        TokenBucket(redis_client, f"b{i}", rate=100.0 * (i + 1), burst=1000) for i in range(3)
+    ]
+    buckets.append(TokenBucket(redis_client, "free", rate=0, burst=1000))
+    buckets[1].take(400)
+    buckets[2].penalize()
+    together = states(redis_client, buckets)
+    alone = [b.state() for b in buckets]
+    for a, b in zip(together, alone, strict=True):
+        assert a["factor"] == pytest.approx(b["factor"], abs=0.01)  # it recovers as time passes
+        assert a["rate"] == pytest.approx(b["rate"], rel=0.02)
+        assert a["tokens"] == pytest.approx(b["tokens"], abs=50)
