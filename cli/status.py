@@ -53,10 +53,11 @@ def status(rt: Runtime, destinations: Iterable[str] | None = None) -> dict[str, 
 
     Costs O(destinations x reasons), whatever the size of the dead-letter queue: its numbers
     come from the counts the DLQ's scripts keep (:meth:`DeadLetterStore.counts`), never from
-    reading its entries. Every destination's keys are read in one pipelined round trip (one
-    more per rate-limit bucket), so a scrape of 50 destinations stays in milliseconds.
+    reading its entries. Every destination's keys are read in one pipelined round trip, and
+    every rate-limit bucket's state in one more, so a scrape of 50 destinations stays in
+    milliseconds.
     """
-    from worker.store import counters, quality
+    from worker.store import counters, quality, ratelimit
 
     dests = list(
         destinations
@@ -64,6 +65,14 @@ def status(rt: Runtime, destinations: Iterable[str] | None = None) -> dict[str, 
     )
     dlq = dlq_by_destination(rt.dlq.counts())
     raw = _read(rt, dests)
+    configured = {d: rt.settings.destinations[d] for d in dests if d in rt.settings.destinations}
+    buckets = dict(
+        zip(
+            configured,
+            ratelimit.states(rt.redis, [rt.bucket(dest) for dest in configured.values()]),
+            strict=True,
+        )
+    )
     now = rt.clock()
     out: dict[str, dict[str, Any]] = {}
     for d in dests:
@@ -80,9 +89,9 @@ def status(rt: Runtime, destinations: Iterable[str] | None = None) -> dict[str, 
         state["oldest_waiting_since"] = since
         state["oldest_waiting_s"] = None if since is None else max(0.0, now - since)
         state["paused"] = orjson.loads(r["paused"]) if r["paused"] is not None else None
-        dest = rt.settings.destinations.get(d)
+        dest = configured.get(d)
         if dest is not None:
-            state["bucket"] = rt.bucket(dest).state()
+            state["bucket"] = buckets[d]
             state["pixel_code"] = dest.pixel_code
         c = counters.read(_Replied(r["stats"]), d)  # type: ignore[arg-type]
         out[d] = {

@@ -154,6 +154,9 @@ def test_the_pipelined_reads_answer_what_the_stores_answer(
         assert state["paused"] == paused_info(redis_client, d)
         assert report[d]["counters"] == counters.read(redis_client, d)
         assert report[d]["quality"] == quality.read(redis_client, d)
+        alone = rt.bucket(rt.settings.destinations[d]).state()
+        assert report[d]["state"]["bucket"]["rate"] == pytest.approx(alone["rate"], rel=0.02)
+        assert report[d]["state"]["bucket"]["tokens"] == pytest.approx(alone["tokens"], abs=50)
     a = report["brand-a"]["state"]
     assert (a["outbox"], a["in_flight"], a["scheduled_retries"]) == (2, 1, 1)
     assert 29 <= a["oldest_waiting_s"] < 60
