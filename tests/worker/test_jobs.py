@@ -33,9 +33,12 @@ def test_metrics_expose_domain_figures_with_prometheus_names(rt: Runtime, clock:
         'masivo_tiktok_events_rejected_total{destination="brand-a",reason="not_an_object"} 1.0'
         in text
     )
-    assert 'masivo_tiktok_dlq_entries{destination="brand-a"} 1.0' in text
+    assert (
+        'masivo_tiktok_dlq_entries{category="rejected",destination="brand-a",'
+        'reason="not_an_object"} 1.0' in text
+    )
     assert 'masivo_tiktok_event_age_at_delivery_seconds_count{destination="brand-a"} 1.0' in text
-    assert 'masivo_tiktok_paused{destination="brand-a",kind=""} 0.0' in text
+    assert 'masivo_tiktok_paused{destination="brand-a",kind="operator"} 0.0' in text
     assert 'masivo_tiktok_celery_queue_length{queue="deliver"}' in text
 
 
