@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 import redis
+from celery.exceptions import Reject
 
 from worker import flush as flushing
 from worker import ingest as ingesting
@@ -35,10 +36,9 @@ def ingest(destination: str, events: Any = None) -> dict[str, Any]:
     """
     d = str(destination)
     rt = get_runtime()
+    if events is not None:
+        _keep_legacy_events(rt, d, events)
     try:
-        if events is not None:
-            chunk = ingesting.decode_chunk(events)
-            rt.intake(d).append(ingesting.encode_chunk(chunk), len(chunk))
         rt.unring(d)
         report = ingesting.ingest_next(rt, d)
     except redis.RedisError as exc:
@@ -49,6 +49,23 @@ def ingest(destination: str, events: Any = None) -> dict[str, Any]:
         )
         return {"destination": d, "action": "redis_unavailable"}
     return {"destination": d, "action": report.action, **report.as_dict()}
+
+
+def _keep_legacy_events(rt: Any, destination: str, events: Any) -> None:
+    """Append a legacy message's events to the intake. If Redis refuses, the message is
+    rejected back to the broker (it stays in kombu's unacked set if even that fails, and is
+    redelivered after the visibility timeout) instead of being acknowledged and lost."""
+    chunk = ingesting.decode_chunk(events)
+    try:
+        rt.intake(destination).append(ingesting.encode_chunk(chunk), len(chunk))
+    except redis.RedisError as exc:
+        log.warning(
+            "ingest: could not keep a legacy message's %d events (%s); message requeued",
+            len(chunk),
+            type(exc).__name__,
+            extra={"destination": destination},
+        )
+        raise Reject(f"Redis unavailable ({type(exc).__name__})", requeue=True) from None
 
 
 @app.task(name=TASK_NAMES["flush"], ignore_result=True, **TASK_LIMITS["flush"])
