@@ -25,11 +25,6 @@ README = ROOT / "README.md"
 RUNBOOK = "https://github.com/masivo/masivo-tiktok/blob/main/README.md#"
 PROMTOOL_INSTALL = "apt-get install prometheus (Debian) puts promtool on PATH"
 
-#: ALERTS TO ADD once their metrics exist: the alert and a pattern its metric will match
-#: (``name`` or ``name{label}``). Skipped while nothing exported matches; once something does,
-#: failing until an alert uses it. Empty: the alerts of issue 11, point 1 (oldest waiting
-#: event, Redis down, TikTok 5xx / timeouts) are in the rules and checked by USED.
-PENDING_ALERTS: dict[str, str] = {}
 
 #: metrics (``name`` or ``name{label}``) some alert must use
 USED = (
@@ -125,20 +120,6 @@ def test_a_renamed_metric_is_caught(exported_metrics: set[str]) -> None:
 def test_alerts_use(series: str, exported_series: set[str]) -> None:
     assert series in exported_series, f"{series} is not exported by masivo-tiktok metrics"
     assert uses_any([rule["expr"] for rule in _rules()], {series}), f"no alert uses {series}"
-
-
-@pytest.mark.parametrize("pending", sorted(PENDING_ALERTS))
-def test_pending_alert_added_once_its_metric_exists(
-    pending: str, exported_series: set[str]
-) -> None:
-    pattern = re.compile(PENDING_ALERTS[pending])
-    arrived = {name for name in exported_series if pattern.search(name)}
-    if not arrived:
-        pytest.skip(f"pending: alert {pending!r} waits for its metric ({PENDING_ALERTS[pending]})")
-    assert uses_any([rule["expr"] for rule in _rules()], arrived), (
-        f"{sorted(arrived)} is exported now: add the alert {pending!r} to {ALERTS.name} "
-        "(and the PrometheusRule, a promtool case, a runbook) and remove it from PENDING_ALERTS"
-    )
 
 
 def test_alerts_link_to_their_runbook_in_the_readme() -> None:

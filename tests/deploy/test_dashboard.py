@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,13 +34,6 @@ REQUIRED = {
     "Redis up": "masivo_tiktok_redis_up",
     "DLQ entries by reason": "masivo_tiktok_dlq_entries",
 }
-
-#: PANELS TO ADD once their metrics exist: the panel, and a pattern its metric will match
-#: (``name`` or ``name{label}``). While nothing exported matches, the check is skipped; once
-#: something does, it fails until a dashboard query uses that metric (and that label). Empty:
-#: the panels of issue 11, point 1 (oldest waiting event, requests by outcome, Redis up) are
-#: in the dashboard and checked by REQUIRED.
-PENDING_PANELS: dict[str, str] = {}
 
 
 def _load() -> dict[str, Any]:
@@ -123,18 +115,6 @@ def test_dashboard_shows(subject: str) -> None:
 
 def test_requests_are_shown_by_outcome() -> None:
     assert uses_any(_used_exprs(_load()), {"masivo_tiktok_requests_total{outcome}"})
-
-
-@pytest.mark.parametrize("panel", sorted(PENDING_PANELS))
-def test_pending_panel_added_once_its_metric_exists(panel: str, exported_series: set[str]) -> None:
-    pattern = re.compile(PENDING_PANELS[panel])
-    arrived = {name for name in exported_series if pattern.search(name)}
-    if not arrived:
-        pytest.skip(f"pending: {panel!r} waits for its metric ({PENDING_PANELS[panel]})")
-    assert uses_any(_used_exprs(_load()), arrived), (
-        f"{sorted(arrived)} is exported now: add the panel {panel!r} to {DASHBOARD.name} "
-        "and remove it from PENDING_PANELS"
-    )
 
 
 @pytest.mark.parametrize(
