@@ -11,6 +11,7 @@ from celery.exceptions import Reject
 
 import tasks.delivery
 from devstack import RedisProcess
+from worker import celery_app
 from worker.runtime import Runtime
 from worker.settings import Settings
 from worker.tiktok import TikTokClient
@@ -34,6 +35,9 @@ def test_a_legacy_message_is_requeued_not_acknowledged_when_redis_is_down(
     server.stop()  # Redis is gone
     rt = _runtime_on(url, tmp_path)
     monkeypatch.setattr(tasks.delivery, "get_runtime", lambda: rt)
+    # the Celery app configures itself on first use: from these settings, never the embedded
+    # default in the working directory (which would start a Redis daemon there)
+    monkeypatch.setattr(celery_app, "_settings", rt.settings)
     with pytest.raises(Reject) as rejected:
         tasks.delivery.ingest.run("brand-a", events=[{"id": "e1", "type": "search"}])
     assert rejected.value.requeue
