@@ -144,7 +144,7 @@ def transform_chunk(rt: Runtime, destination: str, events: list[Any], now: float
 
 def ingest_next(rt: Runtime, destination: str, *, ring: bool = True) -> IngestReport:
     """Claim and ingest one intake entry of ``destination``; ``idle`` when there is none."""
-    if rt.memory_tight():
+    if rt.memory_tight(destination):
         # moving on could grow Redis past its limit while TikTok is slow to take events:
         # the entries wait in the intake; beat rings again
         return IngestReport("memory_wait", detail="Redis memory is near maxmemory")
@@ -168,7 +168,9 @@ def ingest_next(rt: Runtime, destination: str, *, ring: bool = True) -> IngestRe
     done = transform_chunk(rt, destination, events, now)
     if done.rejects:
         rt.dlq.add(done.rejects)  # before the commit: a crash here repeats, never loses
-    depth = intake.commit(entry, [i.dumps() for i in done.items], dict(done.tally), done.quality)
+    encoded = [i.dumps() for i in done.items]
+    depth = intake.commit(entry, encoded, dict(done.tally), done.quality)
+    rt.note_ingest_growth(sum(len(b) for b in encoded), len(entry.chunk))
     if depth is None:
         return IngestReport("duplicate", entries=1, detail="committed by another worker")
     if done.items:

@@ -74,6 +74,8 @@ class Runtime:
     _dlq: DeadLetterStore | None = None
     _flags: Flags | None = None
     _memory: MemoryGauge | None = None
+    #: the most one ingest commit grew Redis by, in bytes (items added less the entry removed)
+    ingest_growth: int = 1 << 19  # until measured: about half a default chunk
     #: batches this process holds right now, as (destination, batch id)
     in_flight: set[tuple[str, str]] = field(default_factory=set)
 
@@ -83,11 +85,28 @@ class Runtime:
             self._memory = MemoryGauge(self.redis)
         return self._memory
 
-    def memory_tight(self) -> bool:
-        """Redis is past the point where ingest stops (halfway from the producers' share to
-        maxmemory): what is left is for flushes and their messages, which free memory."""
+    def memory_tight(self, destination: str) -> bool:
+        """Whether ingest should wait: Redis must never reach maxmemory through our own writes
+        (at maxmemory the broker cannot take a doorbell), and a transformed event is bigger
+        than its raw form. Ingest waits when one more commit could reach maxmemory; and, while
+        the destination has events to deliver (delivering frees memory), already halfway from
+        the producers' share to maxmemory or within three commits of it. With nothing to
+        deliver, ingest is the only way forward, so only the first rule applies."""
         share = self.settings.intake_memory_share
-        return share < 1 and self.memory.above(share + (1 - share) / 2)
+        if share >= 1:
+            return False
+        used, limit = self.memory.read()
+        if not limit:
+            return False
+        if used + self.ingest_growth > limit:
+            return True
+        if not (self.outbox(destination).depth() or self.outbox(destination).scheduled_events()):
+            return False
+        return used > (share + (1 - share) / 2) * limit or used + 3 * self.ingest_growth > limit
+
+    def note_ingest_growth(self, added_bytes: int, removed_bytes: int) -> None:
+        """Remember how much one ingest commit grew Redis by (for :meth:`memory_tight`)."""
+        self.ingest_growth = max(self.ingest_growth, max(0, added_bytes - removed_bytes))
 
     @property
     def flags(self) -> Flags:

@@ -213,6 +213,8 @@ def wait_delivered(stack: devstack.Stack, emulator: EmulatorServer, ledger: Ledg
     try:
         wait_for(done, 180, "every acknowledged event delivered")
     except AssertionError:
+        info = stack.redis.info("memory")
+        print("memory", info.get("used_memory"), "of", info.get("maxmemory"))
         for b, ids in ledger.acknowledged.items():
             print(asdict(books(stack.redis, emulator, b, ids)))
         print(stack.logs()[-4000:])
