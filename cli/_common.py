@@ -148,3 +148,13 @@ def echo_json(value: Any, *, indent: bool = False) -> None:
     """One JSON document on stdout (indented for humans, or one line per record)."""
     option = orjson.OPT_INDENT_2 if indent else 0
     sys.stdout.write(orjson.dumps(value, option=option).decode() + "\n")
+
+
+def require_known(config: Any, rt: Any, destination: str | None) -> None:
+    """Refuse (exit 2, naming the known ones) a destination neither configured nor seen."""
+    if destination is None:
+        return
+    from worker.store.counters import known_destinations
+
+    if destination not in config.destinations and destination not in known_destinations(rt.redis):
+        config.destination(destination)  # raises: unknown, with the known ones

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 import orjson
 
-from cli._common import echo_json, fmt, render_table, runtime, settings
+from cli._common import echo_json, fmt, render_table, require_known, runtime, settings
 from cli._group import Command
 
 if TYPE_CHECKING:
@@ -282,13 +282,7 @@ def status_command(destination: str | None, as_json: bool) -> int:
     """Counters and state per destination."""
     config = settings()
     rt = runtime()
-    if destination is not None:
-        from worker.store.counters import known_destinations
-
-        if destination not in config.destinations and destination not in known_destinations(
-            rt.redis
-        ):
-            config.destination(destination)  # raises: unknown, with the known ones
+    require_known(config, rt, destination)
     report = status(rt, [destination] if destination is not None else None)
     if as_json:
         echo_json(report, indent=True)
