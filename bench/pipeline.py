@@ -12,7 +12,11 @@ competing with the workers for the machine's cores as a real producer would. One
    of 2000 events per message: events/s from the first
    enqueue until the emulator has accepted every unique event. Against a naive Celery
    baseline in the same run (``bench/_naive.py``: one task and one HTTP POST per event, worker
-   ``-c 2``, same Redis, same emulator). Goals: >= 20,000 events/s and >= 20x the baseline.
+   ``-c 2``, same Redis, same emulator). Goals (issue 12): >= 30,000 events/s, >= 40x the baseline,
+   worker CPU <= 35 µs per event. Also reported: producer, worker and Redis CPU per event
+   (Redis' own ``INFO cpu``), Redis commands per event (``INFO commandstats``, commands run
+   inside scripts and the broker's included) and bytes per event waiting in an outbox
+   (``MEMORY USAGE``).
 2. **Rate-limit precision** - 4 worker processes (two ``-c 2``), one destination, a budget of
    1000 events/s (``TIKTOK_RATE_LIMIT=1000``, emulator limit 1000, burst 1000), N events
    enqueued at once, with the default headroom (1 %) and with none. Steady-state rate =
@@ -124,6 +128,54 @@ class CpuMeter:
         return {k: f() - self.start[k] for k, f in self.groups.items()}
 
 
+class RedisMeter:
+    """Redis' own accounting between two points: CPU (``INFO cpu``: used_cpu_sys +
+    used_cpu_user, the server's whole process) and commands (``INFO commandstats``: every
+    command, those run inside Lua scripts included, and the broker's)."""
+
+    def __init__(self, client: Any) -> None:
+        self.r = client
+        self.cpu0, self.calls0 = self._read()
+
+    def _read(self) -> tuple[float, dict[str, int]]:
+        cpu = self.r.info("cpu")
+        stats = self.r.info("commandstats")
+        calls = {k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in stats.items()}
+        return float(cpu["used_cpu_sys"]) + float(cpu["used_cpu_user"]), calls
+
+    def used(self) -> tuple[float, dict[str, int]]:
+        """CPU seconds and command calls (by command) since this meter was made."""
+        cpu, calls = self._read()
+        delta = {k: v - self.calls0.get(k, 0) for k, v in calls.items()}
+        return cpu - self.cpu0, {k: v for k, v in delta.items() if v > 0}
+
+
+def outbox_bytes_per_event(stack: Stack, events: list[dict[str, Any]]) -> tuple[float, int]:
+    """Bytes of Redis memory per event waiting in an outbox (``MEMORY USAGE`` of the outbox
+    key, every element sampled, / events queued) after ingesting ``events`` in this process
+    (no worker, no flush), as the workers store them; and the events queued."""
+    from worker.ingest import ingest
+    from worker.runtime import Runtime
+    from worker.store import keys
+    from worker.tiktok import TikTokClient
+
+    settings = Settings()
+    client = TikTokClient("http://127.0.0.1:9", timeout_s=1)
+    rt = Runtime(settings=settings, redis=stack.redis, client=client, schedule_flush=_no_flush)
+    try:
+        queued = 0
+        for i in range(0, len(events), CHUNK):
+            queued += ingest(rt, "brand-a", events[i : i + CHUNK])["queued"]
+        used = rt.redis.memory_usage(keys.outbox("brand-a"), samples=0) or 0
+    finally:
+        client.close()
+    return used / max(1, queued), queued
+
+
+def _no_flush(destination: str, countdown: float) -> None:
+    """The memory probe ingests without delivering."""
+
+
 # -- helpers --------------------------------------------------------------------------------
 
 
@@ -184,6 +236,7 @@ def throughput(stack: Stack, n: int, n_naive: int) -> None:
         gc.collect()
         gc.freeze()
         meter = CpuMeter(stack, emulator)
+        rmeter = RedisMeter(stack.redis)
         chunk = CHUNK
         t0 = time.perf_counter()
         for i in range(0, max(len(v) for v in per_dest.values()), chunk):
@@ -199,6 +252,7 @@ def throughput(stack: Stack, n: int, n_naive: int) -> None:
         finished = wait_until(done, timeout_s=60 + total / 500, every_s=0.05)
         elapsed = time.perf_counter() - t0
         used = meter.used()
+        redis_cpu, calls = rmeter.used()
         summary = emulator.summary()
         got = sum(summary["by_pixel"].get(p, {}).get("unique", 0) - base[p] for p in expected)
         stack.stop_workers()
@@ -219,7 +273,7 @@ def throughput(stack: Stack, n: int, n_naive: int) -> None:
             None,
         )
         report(
-            "throughput", "pipeline: end-to-end (ev/s)", f"{rate:,.0f}", ">= 20,000", rate >= 20_000
+            "throughput", "pipeline: end-to-end (ev/s)", f"{rate:,.0f}", ">= 30,000", rate >= 30_000
         )
         report(
             "throughput",
@@ -233,6 +287,31 @@ def throughput(stack: Stack, n: int, n_naive: int) -> None:
         )
         per_event = sum(used.values()) / total
         cores = os.cpu_count() or 1
+        for label, seconds in (
+            ("workers", used["workers"]),
+            ("producer", used["producer (bench process)"]),
+            ("Redis (INFO cpu)", redis_cpu),
+        ):
+            report(
+                "throughput",
+                f"pipeline: {label} CPU per event (µs)",
+                f"{seconds / total * 1e6:,.1f}",
+                "<= 35" if label == "workers" else "",
+                seconds / total * 1e6 <= 35 if label == "workers" else None,
+            )
+        n_calls = sum(calls.values())
+        report(
+            "throughput",
+            "pipeline: Redis commands per event",
+            f"{n_calls / total:,.3f}",
+            "",
+            None,
+        )
+        top = sorted(calls.items(), key=lambda kv: -kv[1])[:10]
+        print(
+            "    Redis commands per 1000 events: "
+            + ", ".join(f"{k} {v / total * 1000:.1f}" for k, v in top)
+        )
         report(
             "throughput",
             "pipeline: CPU per event, all processes (µs)",
@@ -290,7 +369,19 @@ def throughput(stack: Stack, n: int, n_naive: int) -> None:
         report("throughput", "naive: end-to-end (ev/s)", f"{naive_rate:,.0f}", "", None)
         print(f"    CPU during run ({elapsed_naive:.1f}s wall): {cpu_line(used, expected_naive)}")
         ratio = rate / naive_rate if naive_rate else math.inf
-        report("throughput", "pipeline / naive", f"{ratio:,.1f}x", ">= 20x", ratio >= 20)
+        report("throughput", "pipeline / naive", f"{ratio:,.1f}x", ">= 40x", ratio >= 40)
+
+        # memory per waiting event -----------------------------------------------------------
+        probe = make_events(min(n, 20_000), "mem")
+        per_waiting, queued = outbox_bytes_per_event(stack, probe)
+        stack.flushall()
+        report(
+            "throughput",
+            f"outbox: bytes per waiting event ({queued:,})",
+            f"{per_waiting:,.0f}",
+            "",
+            None,
+        )
     finally:
         stack.stop_workers()
         emulator.stop()
