@@ -202,6 +202,11 @@ class DomainCollector(Collector):
 
     def _state(self, report: dict[str, dict[str, Any]]) -> Iterator[Metric]:
         gauges = {
+            "intake": GaugeMetricFamily(
+                f"{PREFIX}_intake_backlog_events",
+                "Events acknowledged to producers and not yet ingested (KEDA scales on it)",
+                labels=["destination"],
+            ),
             "outbox": GaugeMetricFamily(
                 f"{PREFIX}_outbox_depth", "Events waiting in the outbox", labels=["destination"]
             ),

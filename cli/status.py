@@ -37,6 +37,7 @@ HEADER = [
     "rejected",
     "dead",
     "retried",
+    "intake",
     "outbox",
     "in_flight",
     "retry_batches",
@@ -78,6 +79,8 @@ def status(rt: Runtime, destinations: Iterable[str] | None = None) -> dict[str, 
     for d in dests:
         r = raw[d]
         state: dict[str, Any] = {
+            # events acknowledged to producers and not yet ingested (the KEDA trigger's gauge)
+            "intake": max(0, int(r["backlog"][0] or 0)),
             "outbox": int(r["outbox"]),
             "in_flight": int(r["leases"]),
             "scheduled_retries": int(r["retry"]),
@@ -114,6 +117,7 @@ _READS: tuple[tuple[str, str, str], ...] = (
     ("head", "lindex", "outbox"),
     ("batches", "hkeys", "batches"),
     ("intake", "xrange", "intake"),
+    ("backlog", "hmget", "backlog"),
 )
 
 
@@ -130,6 +134,8 @@ def _read(rt: Runtime, dests: list[str]) -> dict[str, dict[str, Any]]:
             k = getattr(keys, key)(d)
             if command == "lindex":
                 pipe.lindex(k, 0)
+            elif command == "hmget":
+                pipe.hmget(k, "intake")
             elif command == "xrange":
                 pipe.xrange(k, count=1)
             else:
@@ -229,6 +235,7 @@ def status_rows(report: dict[str, dict[str, Any]]) -> list[list[str]]:
                 fmt(total("rejected:")),
                 fmt(total("dead_lettered:")),
                 fmt(int(c.get("retried", 0))),
+                fmt(s.get("intake", 0)),
                 fmt(s["outbox"]),
                 fmt(s["in_flight"]),
                 fmt(s["scheduled_retries"]),

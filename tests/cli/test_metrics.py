@@ -178,6 +178,9 @@ def test_scrape_exports_the_new_metrics_with_stable_labels(
     oldest_a = value(samples, "masivo_tiktok_oldest_waiting_seconds", destination="brand-a")
     assert 1.0 <= oldest_a < 60
     assert value(samples, "masivo_tiktok_oldest_waiting_seconds", destination="brand-b") == 0.0
+    # the three enqueued events wait in the intake (nothing ingests here): KEDA's trigger
+    assert value(samples, "masivo_tiktok_intake_backlog_events", destination="brand-a") == 3.0
+    assert value(samples, "masivo_tiktok_intake_backlog_events", destination="brand-b") == 0.0
     for dest in ("brand-a", "brand-b"):
         for kind in PauseKind:
             assert value(samples, "masivo_tiktok_paused", destination=dest, kind=kind) == 0.0

@@ -73,6 +73,7 @@ def test_status_json_has_the_oldest_waiting_event_and_requests_by_outcome(
     assert {k: v for k, v in b["requests"].items() if v} == {"delivered": 1, "other": 4}
     assert sum(b["requests"].values()) == b["counters"]["requests"]
     assert a["state"]["dlq"] == 1
+    assert (a["state"]["intake"], b["state"]["intake"]) == (2, 0)  # enqueued, not ingested
     assert a["state"]["dlq_by_category"] == {"exhausted": {"server_error": 1}}
     assert b["state"]["dlq_by_category"] == {}
 
@@ -88,6 +89,8 @@ def test_status_table_shows_them_too(env: dict[str, str], redis_client: redis.Re
     rows = {line.split()[0]: line.split() for line in lines[1:3]}
     assert rows["brand-a"][column].endswith("s") and rows["brand-a"][column] != "0s"
     assert rows["brand-b"][column] == "-"
+    intake = header.index("intake")
+    assert (rows["brand-a"][intake], rows["brand-b"][intake]) == ("2", "0")
 
     section = result.stdout.split("requests to TikTok by outcome:\n", 1)[1].split("\n\n")[0]
     table = [line.split() for line in section.splitlines()]

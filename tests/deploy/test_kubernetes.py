@@ -302,28 +302,29 @@ def test_pdb_covers_the_workers(resources: list[dict[str, Any]]) -> None:
     assert worker["spec"]["selector"]["matchLabels"] == pdbs[0]["spec"]["selector"]["matchLabels"]
 
 
-def test_keda_scales_workers_on_real_queues(resources: list[dict[str, Any]]) -> None:
-    from worker.celery_app import QUEUES
+def test_keda_scales_workers_on_the_intake_backlog_the_exporter_exports(
+    resources: list[dict[str, Any]], exported_metrics: set[str]
+) -> None:
+    """KEDA measures work where it lives (our Redis structures, through the exporter), not in
+    the broker's coalesced doorbells: every trigger is a Prometheus query naming only metrics
+    the exporter really exports, and one of them is the intake backlog."""
+    from tests.deploy.promql import metric_names
 
     scaled = [r for r in resources if r.get("kind") == "ScaledObject"]
     assert len(scaled) == 1
     spec = scaled[0]["spec"]
     assert spec["scaleTargetRef"]["name"] == WORKER
     assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"]
-    lists = set()
+    queries = []
     for trigger in spec["triggers"]:
-        assert trigger["type"] == "redis"
+        assert trigger["type"] == "prometheus"
         meta = trigger["metadata"]
-        assert meta["listName"] in QUEUES
-        assert int(meta["listLength"]) > 0
-        lists.add(meta["listName"])
-        auth = find(resources, "TriggerAuthentication", trigger["authenticationRef"]["name"])
-        params = {ref["parameter"] for ref in auth["spec"]["secretTargetRef"]}
-        assert "address" in params or "host" in params or "address" in meta
-        for ref in auth["spec"]["secretTargetRef"]:
-            secret = find(resources, "Secret", ref["name"])
-            assert ref["key"] in set(secret.get("data", {})) | set(secret.get("stringData", {}))
-    assert lists >= {"ingest", "deliver"}
+        assert meta["serverAddress"].startswith("http")
+        assert float(meta["threshold"]) > 0
+        names = metric_names(meta["query"])
+        assert names and names <= exported_metrics, names - exported_metrics
+        queries.append(meta["query"])
+    assert any("masivo_tiktok_intake_backlog_events" in q for q in queries)
 
 
 # -- drift ----------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
   ``secrets/*.example`` files in place of the real, untracked ones);
 * every core object of both renders passes ``kubernetes-validate`` in strict mode (unknown
   fields refused) for the oldest Kubernetes we support and the newest it knows;
-* KEDA's ScaledObject / TriggerAuthentication and the Prometheus Operator's PrometheusRule
+* KEDA's ScaledObject and the Prometheus Operator's PrometheusRule
   pass their CRD's schema (vendored in tests/deploy/schemas/, made strict; see generate.py
   there for the source and version);
 * docker-compose.yml passes the compose specification (the copy check-jsonschema vendors).
@@ -34,7 +34,6 @@ KUBERNETES_VERSIONS = ("1.29.0", kubernetes_validate.latest_version())
 #: custom resources -> their vendored schema
 CUSTOM = {
     ("keda.sh/v1alpha1", "ScaledObject"): "keda.sh_v1alpha1_scaledobject.json",
-    ("keda.sh/v1alpha1", "TriggerAuthentication"): "keda.sh_v1alpha1_triggerauthentication.json",
     ("monitoring.coreos.com/v1", "PrometheusRule"): "monitoring.coreos.com_v1_prometheusrule.json",
 }
 KUBECTL_INSTALL = "kubectl is on the machine image; elsewhere install kubectl (it has kustomize)"
@@ -92,7 +91,7 @@ def test_kustomize_renders_every_role(
 ) -> None:
     kinds = {doc["kind"] for doc in rendered[render]}
     assert kinds >= {"Deployment", "Service", "ConfigMap", "Secret", "ScaledObject"}
-    assert kinds >= {"PodDisruptionBudget", "TriggerAuthentication", "PrometheusRule"}
+    assert kinds >= {"PodDisruptionBudget", "PrometheusRule"}
     core = {"v1", "apps/v1", "policy/v1"}
     for doc in rendered[render]:
         known = doc["apiVersion"] in core or (doc["apiVersion"], doc["kind"]) in CUSTOM

@@ -47,7 +47,7 @@ def _schema(model: Any, source: str, package: str) -> dict[str, Any]:
 
 
 def main() -> None:
-    from cloudcoil.models.keda.v1alpha1 import ScaledObject, TriggerAuthentication
+    from cloudcoil.models.keda.v1alpha1 import ScaledObject
     from cloudcoil.models.prometheus_operator.v1 import PrometheusRule
 
     # the packages' first three version numbers are the upstream release they were made from
@@ -61,9 +61,6 @@ def main() -> None:
     )
     out = {
         "keda.sh_v1alpha1_scaledobject.json": _schema(ScaledObject, keda, "cloudcoil-models-keda"),
-        "keda.sh_v1alpha1_triggerauthentication.json": _schema(
-            TriggerAuthentication, keda, "cloudcoil-models-keda"
-        ),
         "monitoring.coreos.com_v1_prometheusrule.json": _schema(
             PrometheusRule, prom, "cloudcoil-models-prometheus-operator"
         ),
