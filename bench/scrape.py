@@ -53,6 +53,7 @@ from worker.producer import enqueue  # noqa: E402
 from worker.runtime import Runtime  # noqa: E402
 from worker.settings import Settings  # noqa: E402
 from worker.store import counters, ratelimit  # noqa: E402
+from worker.store.connection import connect  # noqa: E402
 from worker.store.counters import REQUEST_OUTCOMES, Field, Prefix  # noqa: E402
 from worker.store.deadletter import DeadLetter, DeadLetterStore  # noqa: E402
 from worker.tiktok import TikTokClient  # noqa: E402
@@ -232,7 +233,7 @@ def main() -> int:
             data_dir=Path(tmp) / "data",
             dlq_max_entries=max(args.entries, 100_000),
         )
-        client = redis.Redis.from_url(server.url)
+        client = connect(server.url)
         tiktok = TikTokClient("http://127.0.0.1:9")  # never called: nothing is sent
         rt = Runtime(settings=settings, redis=client, client=tiktok, schedule_flush=lambda *_: None)
         took = fill(rt, ids, args.entries)

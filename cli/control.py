@@ -107,13 +107,10 @@ def _liveness_settings() -> Settings:
 
 def _ping_redis(config: Settings, reason: str) -> tuple[bool, str]:
     """PING the configured Redis; needs no destination (``runtime()`` would load them)."""
-    import redis as redis_client
-
     from worker.celery_app import redis_url
+    from worker.store.connection import connect
 
-    client = redis_client.Redis.from_url(
-        redis_url(config), socket_timeout=5, socket_connect_timeout=5
-    )
+    client = connect(redis_url(config), socket_timeout=5, socket_connect_timeout=5)
     try:
         client.ping()
     except Exception as exc:

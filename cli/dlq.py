@@ -180,14 +180,17 @@ def purge(
 
 
 def _id_ms(entry_id: str) -> int:
-    return int(entry_id.split("-", 1)[0])
+    """Milliseconds of an entry id (``destination/ms-seq``, or a legacy ``ms-seq``)."""
+    from worker.store.deadletter import entry_time
+
+    return round(entry_time(entry_id) * 1000)
 
 
 def _matching_raw(
     rt: Runtime, destination: str | None, reason: str | None, since: float | None
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     first_ms = None if since is None else math.ceil(since * 1000)  # as `dlq list --since`
-    for entry_id, entry in rt.dlq.iter_raw():
+    for entry_id, entry in rt.dlq.iter_raw(destination):
         if (
             (first_ms is None or _id_ms(entry_id) >= first_ms)
             and (destination is None or entry.get("destination") == destination)
@@ -266,31 +269,14 @@ def _counted_stats(rt: Runtime, destination: str | None, reason: str | None) -> 
 
 
 def _newest_first(
-    rt: Runtime, destination: str | None, reason: str | None, page: int = 500
+    rt: Runtime, destination: str | None, reason: str | None
 ) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Entries matching the filters, newest first (XREVRANGE, ``page`` at a time)."""
-    import orjson
-
-    end = "+"
-    while True:
-        rows: Any = rt.dlq.redis.xrevrange(rt.dlq.key, max=end, min="-", count=page)
-        for raw_id, fields in rows or []:
-            entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
-            data = (fields or {}).get(b"d", (fields or {}).get("d"))
-            try:
-                entry = orjson.loads(data) if data is not None else None
-            except orjson.JSONDecodeError:
-                entry = None
-            if (
-                isinstance(entry, dict)
-                and (destination is None or entry.get("destination") == destination)
-                and (reason is None or entry.get("reason") == reason)
-            ):
-                yield entry_id, entry
-        if len(rows or []) < page:
-            return
-        last = rows[-1][0]
-        end = "(" + (last.decode() if isinstance(last, bytes) else str(last))
+    """Entries matching the filters, newest first (every stream merged, paged)."""
+    for entry_id, entry in rt.dlq.newest_first(destination):
+        if (destination is None or entry.get("destination") == destination) and (
+            reason is None or entry.get("reason") == reason
+        ):
+            yield entry_id, entry
 
 
 @dlq.command(short_help="Counts by destination, reason and category.")
@@ -314,4 +300,19 @@ def stats(
             click.echo(f"{group.replace('_', ' ')}:")
             for name, count in sorted(items.items()):
                 click.echo(f"  {name:<28} {count:>8}")
+    return 0
+
+
+@dlq.command(short_help="Move the pre-1.x global dead-letter stream into per-destination ones.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def migrate(as_json: bool) -> int:
+    """Move every entry of the legacy global stream (``mtt:dlq``, written before issue 12)
+    into its destination's stream, then delete it. Optional on one Redis (the legacy entries
+    are listed, replayed, expired and purged as they are); needed before the data moves to a
+    Redis Cluster. Entries get new ids; their content is unchanged. Safe to run again."""
+    n = runtime().dlq.migrate_legacy()
+    if as_json:
+        echo_json({"migrated": n})
+    else:
+        click.echo(f"migrated {n} entries")
     return 0

@@ -337,10 +337,11 @@ def exporter_runtime() -> Runtime:
     if _exporter_rt is None:
         from worker.celery_app import get_settings, redis_url
         from worker.runtime import Runtime
+        from worker.store.connection import connect
         from worker.tiktok import TikTokClient
 
         config = get_settings()
-        client = redis.Redis.from_url(
+        client = connect(
             redis_url(config),
             socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
             socket_timeout=REDIS_TIMEOUT_S,

@@ -31,6 +31,7 @@ from devstack.credentials import default_destinations
 from devstack.emulator import EmulatorProcess
 from devstack.processes import inherited_env, spawn, terminate
 from devstack.redis import RedisProcess
+from worker.store.connection import connect
 
 __all__ = ["BIN", "Stack", "write_destinations"]
 
@@ -135,7 +136,7 @@ class Stack:
             self.env.update(self.overrides)
             self.data_dir = Path(self.env["MASIVO_TIKTOK_DATA_DIR"])
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            self._redis = Redis.from_url(self.redis_url)
+            self._redis = connect(self.redis_url)
         except BaseException:
             self.stop()
             raise

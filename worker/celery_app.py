@@ -31,6 +31,7 @@ from kombu import Exchange, Queue
 from worker.broker import TRANSPORT, install_log_redaction
 from worker.serialization import use_orjson_for_json
 from worker.settings import Settings, load_settings
+from worker.store.connection import connect
 
 if TYPE_CHECKING:
     from worker.runtime import Runtime
@@ -40,6 +41,7 @@ __all__ = [
     "TASK_LIMITS",
     "TASK_NAMES",
     "app",
+    "broker_url",
     "celery_config",
     "get_runtime",
     "get_settings",
@@ -109,15 +111,31 @@ def redis_url(settings: Settings) -> str:
     return ensure_embedded(settings.data_dir)
 
 
-def celery_config(settings: Settings) -> dict[str, Any]:
+def broker_url(settings: Settings) -> str:
+    """``CELERY_BROKER_URL``, else ``REDIS_URL`` (or the embedded Redis), as kombu spells it.
+
+    The broker carries doorbells only (the events live in the data Redis), so it can be one
+    small Redis or RabbitMQ while the data lives on a Redis Cluster; settings refuse a
+    cluster URL here, and a cluster ``REDIS_URL`` without ``CELERY_BROKER_URL``.
+    """
     from worker.embedded import kombu_url
 
-    url = kombu_url(redis_url(settings))
+    return kombu_url(settings.celery_broker_url or redis_url(settings))
+
+
+def is_amqp(url: str) -> bool:
+    return url.split("://", 1)[0].lower() in ("amqp", "amqps", "pyamqp")
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    url = broker_url(settings)
+    # a Redis broker: the hardened kombu Redis transport (garbage, a Redis restart or a full
+    # Redis never kill the worker, worker/broker.py); RabbitMQ: kombu's own amqp transport
+    transport = {} if is_amqp(url) else {"broker_transport": TRANSPORT}
     return {
         "broker_url": url,
-        # hardened kombu Redis transport: garbage, a Redis restart or a full Redis never
-        # kills the worker (worker/broker.py); reconnect forever, backing off
-        "broker_transport": TRANSPORT,
+        **transport,
+        # reconnect forever, backing off
         "broker_connection_retry": True,
         "broker_connection_max_retries": None,
         "broker_transport_options": {"visibility_timeout": 900},
@@ -235,15 +253,13 @@ def get_runtime() -> Runtime:
     """The process's :class:`~worker.runtime.Runtime` (built after fork, on first use)."""
     global _runtime
     if _runtime is None or _runtime.pid != os.getpid():
-        import redis
-
         from worker.runtime import Runtime
         from worker.tiktok import TikTokClient
 
         settings = get_settings()
         rt = Runtime(
             settings=settings,
-            redis=redis.Redis.from_url(redis_url(settings)),
+            redis=connect(redis_url(settings)),
             client=TikTokClient(
                 settings.api_base_url,
                 timeout_s=settings.http_timeout_s,
@@ -266,10 +282,8 @@ def _beat_heartbeat(hostname: str | None = None) -> None:
 
     settings = get_settings()
     if _heartbeat_redis is None:
-        import redis
-
         try:
-            _heartbeat_redis = redis.Redis.from_url(redis_url(settings), socket_timeout=2)
+            _heartbeat_redis = connect(redis_url(settings), socket_timeout=2)
         except Exception:  # a heartbeat must never take the worker down; the file still works
             _heartbeat_redis = None
     write_heartbeat(settings.data_dir, _heartbeat_redis, hostname)

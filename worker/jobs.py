@@ -7,6 +7,10 @@
 * :func:`replay` - dead-letter entries back through the normal path: a TikTok payload into the
   outbox (so the age rule and the rate limit apply), a rejected raw event through ingest.
 * :func:`probe_auth` - a paused destination tries one real event; success resumes it.
+
+Each walks the active set (:mod:`worker.store.registry`), so a tick costs Redis work in
+proportion to the destinations with work, not the configured ones; once per
+``MASIVO_TIKTOK_EXPIRE`` seconds the first job to run walks every known destination.
 """
 
 from __future__ import annotations
@@ -24,9 +28,10 @@ from worker.errors import ConfigError
 from worker.flush import Action, flush
 from worker.ingest import ingest
 from worker.runtime import Runtime
-from worker.store import counters
+from worker.store import counters, registry
 from worker.store.counters import Field, Prefix
 from worker.store.deadletter import Category, DeadLetter
+from worker.store.locks import claim_period
 from worker.store.outbox import Batch, Item, new_batch_id
 from worker.store.pause import PROBED, paused_info, resume
 
@@ -38,17 +43,36 @@ log = logging.getLogger(__name__)
 RETRYABLE_CATEGORIES = frozenset({Category.EXHAUSTED})
 
 
-def _destinations(rt: Runtime) -> list[str]:
-    return sorted(set(rt.settings.destinations) | set(counters.known_destinations(rt.redis)))
+def _destinations(rt: Runtime, full: bool | None = None) -> list[str]:
+    """Beat's worklist: the active set (:mod:`worker.store.registry`), O(destinations with
+    work); and, once per ``expire_s`` (``full=None``: whichever beat job comes first), every
+    configured and registered destination too, the fallback under the active set."""
+    return sorted(_worklist(rt, full)[0])
 
 
-def recover(rt: Runtime) -> dict[str, int]:
+def _worklist(rt: Runtime, full: bool | None) -> tuple[set[str], set[str]]:
+    """(destinations to visit, those of them already in the active set)."""
+    active = set(registry.active(rt.redis))
+    if full is None:
+        full = claim_period(rt.redis, "full-scan", rt.settings.expire_s)
+    if not full:
+        return active, active
+    return active | set(rt.settings.destinations) | set(registry.known(rt.redis)), active
+
+
+def recover(rt: Runtime, full: bool | None = None) -> dict[str, int]:
     """Recover expired leases, ring the ingest doorbell wherever the intake holds entries
     (new, or pending past their lease), and arm a flush wherever work waits: the safety net
-    under every lost or dropped Celery message. Returns recovered batch counts."""
+    under every lost or dropped Celery message. A destination found idle leaves the active
+    set; one with work found by the full scan joins it. Returns recovered batch counts."""
     now = rt.clock()
     recovered: dict[str, int] = {}
-    for d in _destinations(rt):
+    visit, active = _worklist(rt, full)
+    for d in sorted(visit):
+        if registry.retire_if_idle(rt.redis, d):
+            continue
+        if d not in active:
+            registry.mark_active(rt.redis, d)  # found by the full scan: back on the worklist
         if rt.intake(d).has_work(rt.settings.lease_s):
             rt.unring(d)
             rt.ring(d)
@@ -64,18 +88,25 @@ def recover(rt: Runtime) -> dict[str, int]:
     return recovered
 
 
-def expire(rt: Runtime) -> dict[str, int]:
-    """Drop, and count as ``too_old``, everything that passed its destination's age limit."""
-    now = rt.clock()
+def _options(rt: Runtime, destinations: Sequence[str]) -> dict[str, TransformOptions]:
     options: dict[str, TransformOptions] = {}
-    for d in _destinations(rt):
+    for d in destinations:
         try:
             options[d] = rt.settings.destination(d).transform_options()
         except ConfigError:
             continue
-    dropped = _expire_dlq(rt, options, now)
-    for d, opts in options.items():
-        n = dropped.get(d, 0) + _expire_queued(rt, d, opts, now)
+    return options
+
+
+def expire(rt: Runtime, full: bool | None = None) -> dict[str, int]:
+    """Drop, and count as ``too_old``, everything that passed its destination's age limit:
+    queued events of the active destinations, dead letters of those that have some."""
+    now = rt.clock()
+    queued = _options(rt, _destinations(rt, full))
+    dropped = _expire_dlq(rt, _options(rt, registry.dlq_destinations(rt.redis)), now)
+    for d in set(queued) | set(dropped):
+        opts = queued.get(d)
+        n = dropped.get(d, 0) + (_expire_queued(rt, d, opts, now) if opts else 0)
         if n:
             counters.incr(rt.redis, d, {Prefix.DROPPED.of(DropReason.TOO_OLD): n})
             dropped[d] = n
@@ -111,7 +142,8 @@ def _expire_queued(rt: Runtime, destination: str, options: TransformOptions, now
 
 
 def _expire_dlq(rt: Runtime, options: dict[str, TransformOptions], now: float) -> dict[str, int]:
-    """One pass over the dead-letter queue for every destination."""
+    """One pass over each dead-letter stream (and the legacy one, if any); a destination
+    whose stream is empty leaves the dead-letter index."""
     stale: list[str] = []
     counts: dict[str, int] = {}
     for entry_id, entry in rt.dlq.iter_raw():
@@ -122,6 +154,8 @@ def _expire_dlq(rt: Runtime, options: dict[str, TransformOptions], now: float) -
             counts[str(dest)] = counts.get(str(dest), 0) + 1
     if stale:
         rt.dlq.delete(stale)
+    for d in registry.dlq_destinations(rt.redis):
+        registry.retire_dlq_if_empty(rt.redis, d)
     return counts
 
 
@@ -166,23 +200,29 @@ def replay(
 
 def replay_retryable(rt: Runtime, limit: int = 10_000) -> dict[str, int]:
     """Beat's replay: the retryable categories, for destinations that are not paused."""
+    paused: dict[str, bool] = {}
+
+    def is_paused(d: str) -> bool:
+        if d not in paused:
+            paused[d] = paused_info(rt.redis, d) is not None
+        return paused[d]
+
     entries = [
         (entry_id, entry)
         for entry_id, entry in rt.dlq.list(limit=limit)
-        if entry.category in RETRYABLE_CATEGORIES
-        and paused_info(rt.redis, entry.destination) is None
+        if entry.category in RETRYABLE_CATEGORIES and not is_paused(entry.destination)
     ]
     return replay(rt, entries) if entries else {"replayed": 0, "skipped": 0, "still_invalid": 0}
 
 
-def probe_auth(rt: Runtime) -> dict[str, str]:
+def probe_auth(rt: Runtime, full: bool | None = None) -> dict[str, str]:
     """Try one real request for each destination TikTok paused (its token, kind ``auth``, or
     the request's top level, kind ``config``); resume those TikTok accepts again.
 
     An operator's pause is left alone. The name stays (beat's task and schedule use it).
     """
     results: dict[str, str] = {}
-    for d in _destinations(rt):
+    for d in _destinations(rt, full):
         info = paused_info(rt.redis, d)
         if info is None or info.get("kind") not in PROBED:
             continue

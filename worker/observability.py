@@ -248,8 +248,8 @@ def scrubber_for(settings: Settings) -> Scrubber:
     for secret in (settings.tiktok_access_token, settings.sentry_dsn):
         if secret is not None:
             secrets.append(secret.get_secret_value())
-    if settings.redis_url:
-        password = urlsplit(settings.redis_url).password
+    for url in (settings.redis_url, settings.celery_broker_url):
+        password = urlsplit(url.replace(",", "/", 1)).password if url else None  # cluster: a,b
         if password:
             secrets.append(password)
     return Scrubber(secrets)

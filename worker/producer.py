@@ -29,6 +29,7 @@ import redis
 from worker.runtime import ring
 from worker.serialization import json_default
 from worker.settings import DEFAULT_DESTINATION, Settings
+from worker.store.connection import connect
 from worker.store.intake import Intake, backlog
 from worker.store.memory import MemoryGauge
 
@@ -114,7 +115,7 @@ def enqueue(
     from worker.celery_app import get_settings, redis_url, ring_ingest
 
     s = settings or get_settings()
-    r = client or redis.Redis.from_url(redis_url(s))
+    r = client or connect(redis_url(s))
     intake = Intake(r, destination)
     guard = IntakeGuard(r, s.max_backlog_events, s.intake_memory_share)
     send = doorbell or ring_ingest

@@ -33,6 +33,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from transforms.names import check_event_map
 from transforms.options import DEFAULT_MAX_EVENT_AGE_S, Features, TransformOptions
 from worker.errors import ConfigError
+from worker.store.connection import BrokerUrl, RedisUrl
 
 __all__ = [
     "DEFAULT_DESTINATION",
@@ -206,11 +207,8 @@ def parse_destinations(raw: Any, source: str) -> list[Destination]:
 
 
 def env(var: str, default: Any, **constraints: Any) -> Any:
-    """A :class:`Settings` field read from the environment variable ``var``.
-
-    The one alias mechanism: ``populate_by_name`` lets the field's own name be a keyword too;
-    the field's docstring is its description (``use_attribute_docstrings``).
-    """
+    """A :class:`Settings` field read from the environment variable ``var`` (the one alias:
+    ``populate_by_name`` lets its own name be a keyword; its docstring is its description)."""
     return Field(default, validation_alias=var, **constraints)
 
 
@@ -227,8 +225,10 @@ class Settings(BaseSettings):
         use_attribute_docstrings=True,
     )
 
-    redis_url: str | None = env("REDIS_URL", None)
-    """Redis for broker and data; unset: an embedded Redis in data_dir"""
+    redis_url: RedisUrl = env("REDIS_URL", None)
+    """data Redis (cluster: redis+cluster://h:p[,h:p...]); unset: embedded Redis in data_dir"""
+    celery_broker_url: BrokerUrl = env("CELERY_BROKER_URL", None, validate_default=True)
+    """broker (doorbells): one plain Redis or RabbitMQ (amqp://), never a cluster; REDIS_URL"""
     tiktok_pixel_code: str | None = env("TIKTOK_PIXEL_CODE", None)
     """pixel code of the `default` destination"""
     tiktok_access_token: SecretStr | None = env("TIKTOK_ACCESS_TOKEN", None)
@@ -282,7 +282,8 @@ class Settings(BaseSettings):
     recover_s: float = env("MASIVO_TIKTOK_RECOVER", 15.0, gt=0)
     """how often beat recovers expired leases and due retries"""
     expire_s: float = env("MASIVO_TIKTOK_EXPIRE", 300.0, gt=0)
-    """how often beat drops what passed the age limit while waiting"""
+    """how often beat drops what passed the age limit while waiting, and walks every known
+    destination, not only the active ones (worker.jobs)"""
     ingest_chunk_size: int = env("MASIVO_TIKTOK_CHUNK", 2000, ge=1, le=10_000)
     """raw events per ingest task message (about 1 MB at 2000); a message costs about as much
     as 100 transforms, so bigger chunks are cheaper (bench/pipeline.py)

@@ -13,7 +13,8 @@ from typing import Any
 
 import redis
 
-from worker.store import keys
+from worker.store import keys, registry
+from worker.store.connection import is_pipeline, pool_id
 from worker.store.lua import Script
 
 __all__ = ["REQUEST_OUTCOMES", "Field", "Prefix", "incr", "known_destinations", "read"]
@@ -94,9 +95,9 @@ def incr(
     for field, amount in counts.items():
         if amount:
             args.extend([str(field), amount, "f" if isinstance(amount, float) else "i"])
-    is_pipe = isinstance(client, redis.client.Pipeline)
+    is_pipe = is_pipeline(client)
     _script(client)(
-        keys=[keys.stats(destination), keys.DESTINATIONS],
+        keys=[keys.stats(destination)],
         args=args,
         client=client if is_pipe else None,
     )
@@ -107,15 +108,16 @@ _scripts: dict[int, Script] = {}
 
 def _script(client: redis.Redis | redis.client.Pipeline) -> Script:
     """One registered script per connection pool (a pipeline shares its client's pool)."""
-    pool = client.connection_pool
-    found = _scripts.get(id(pool))
-    if found is None or found.client.connection_pool is not pool:
-        owner = (
-            redis.Redis(connection_pool=pool)
-            if isinstance(client, redis.client.Pipeline)  # a Pipeline is also a Redis
-            else client
-        )
-        found = _scripts[id(pool)] = Script(owner, "counters_incr", allow_oom=True)
+    pool = pool_id(client)
+    found = _scripts.get(pool)
+    if found is None or pool_id(found.client) != pool:
+        if isinstance(client, redis.client.Pipeline):  # a Pipeline is also a Redis
+            owner: Any = redis.Redis(connection_pool=client.connection_pool)
+        elif is_pipeline(client):
+            raise TypeError("counters.incr: give a cluster client, not a cluster pipeline")
+        else:
+            owner = client
+        found = _scripts[pool] = Script(owner, "counters_incr", allow_oom=True)
     return found
 
 
@@ -130,6 +132,5 @@ def read(client: redis.Redis, destination: str) -> dict[str, float]:
 
 
 def known_destinations(client: redis.Redis) -> list[str]:
-    return sorted(
-        m.decode() if isinstance(m, bytes) else str(m) for m in client.smembers(keys.DESTINATIONS)
-    )
+    """Every destination seen (:func:`worker.store.registry.known`)."""
+    return registry.known(client)

@@ -1,18 +1,31 @@
-"""The dead-letter store: a bounded Redis stream of events we gave up on, with why.
+"""The dead-letter store: per-destination Redis streams of events we gave up on, with why,
+merged into one read model.
 
-Why a stream: entries are append-only and time-ordered (the entry id *is* the time it was
-dead-lettered), and ``XRANGE`` pages through it for the CLI (list / show), for replay and for
-purge. The stream is one key, ``mtt:dlq``, so it lives on one Cluster slot.
+Why streams: entries are append-only and time-ordered (the entry id *is* the time it was
+dead-lettered), and ``XRANGE`` pages through them for the CLI (list / show), for replay and
+for purge. Each destination has its own stream, ``mtt:{d}:dlq``, with its counts hash
+``mtt:{d}:dlq:counts`` in the same slot, so the scripts that keep them together run on a
+Redis Cluster (issue 12). :class:`DeadLetterStore` merges the streams: ``list`` and
+``iter_raw`` oldest first across destinations, ``counts`` and ``stats`` summed. Which
+destinations to read comes from ``mtt:dlq:destinations`` (:mod:`worker.store.registry`),
+which :meth:`DeadLetterStore.add` updates before and after each append.
+
+An entry's id names its stream: ``<destination>/<stream id>``. The legacy global stream
+``mtt:dlq`` written by earlier versions is read too (bare stream ids, as those versions
+printed them): listed, shown, counted, replayed, expired and purged like the others, never
+written, so an upgrade loses nothing and it drains away (or ``masivo-tiktok dlq migrate``
+moves it into the per-destination streams; needed before moving the data to a Redis Cluster,
+where the legacy keys are not read).
 
 Each entry has two fields: ``d``, the :class:`DeadLetter` as JSON (orjson), and ``k``, its
 count field ``destination|category|reason``. The scripts that add (``lua/dlq_add.lua``), trim
-and delete (``lua/dlq_delete.lua``) entries keep ``mtt:dlq:counts`` (field -> entries) exact,
-so ``stats``, ``status`` and a metrics scrape read one hash instead of the whole stream.
-Filtering by destination, reason or time for ``list`` happens in Python while paging.
+and delete (``lua/dlq_delete.lua``) entries keep the counts exact, so ``stats``, ``status``
+and a metrics scrape read one hash per destination instead of the streams.
 
-The bound (``dlq_max_entries``) is exact: the add script deletes the oldest entries beyond it
-and subtracts them from the counts (rq's failed job registry has a TTL for the same reason: a
-bad deploy must not fill Redis with failures).
+The bound (``dlq_max_entries``) is exact and **per destination**: the add script deletes the
+destination's oldest entries beyond it and subtracts them from the counts (rq's failed job
+registry has a TTL for the same reason: a bad deploy must not fill Redis with failures). It
+was one global bound before issue 12; a global bound would need a cross-slot trim.
 
 Defence in depth: tokens must never reach the DLQ. Any key named like ``access_token`` /
 ``Access-Token`` (or ``authorization``) anywhere inside ``payload`` or ``raw_event`` is removed
@@ -22,26 +35,42 @@ when a :class:`DeadLetter` is built, and again when it is stored.
 from __future__ import annotations
 
 import builtins
+import heapq
+import itertools
 import logging
 import math
 import re
 from collections.abc import Iterator, Sequence
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any
 
 import orjson
 import redis
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from worker.store import keys
-from worker.store.lua import Script
+from worker.store import keys, registry
+from worker.store.connection import is_cluster
+from worker.store.dlqstream import (
+    PAGE,
+    Stream,
+    decode_raw,
+    entry_time,
+    split_id,
+    stream_id_of,
+    text,
+)
 
-__all__ = ["Category", "DeadLetter", "DeadLetterStore", "count_field", "scrub"]
+__all__ = [
+    "Category",
+    "DeadLetter",
+    "DeadLetterStore",
+    "count_field",
+    "entry_time",
+    "scrub",
+    "split_id",
+]
 
 log = logging.getLogger(__name__)
-
-FIELD: Final = b"d"
-PAGE: Final = 500
 
 
 class Category(StrEnum):
@@ -60,9 +89,6 @@ class Category(StrEnum):
     #: the worker sending it died or hung every time (``reason`` ``worker_lost``)
     CRASHED = "crashed"
 
-
-#: XRANGE rows with decoded ids (``list`` is a method name inside the class)
-_Rows = builtins.list[tuple[str, dict[Any, Any]]]
 
 _SECRET_KEY = re.compile(r"^(access[-_ ]?token|authorization)$", re.IGNORECASE)
 
@@ -121,31 +147,50 @@ class DeadLetter(BaseModel):
 
 
 class DeadLetterStore:
-    """The ``mtt:dlq`` stream. Entry ids (``"1718000000000-0"``) name entries everywhere."""
+    """The merged read model of every dead-letter stream (see the module)."""
 
     def __init__(self, redis: redis.Redis, max_entries: int) -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be >= 1")
         self.redis = redis
         self.max_entries = max_entries
-        self.key = keys.DLQ
-        self.k_counts = keys.DLQ_COUNTS
-        self._add = Script(redis, "dlq_add")
-        self._delete = Script(redis, "dlq_delete", allow_oom=True)
-        self._counts_checked = False
+        self._streams: dict[str | None, Stream] = {}
 
-    def add(self, entries: Sequence[DeadLetter]) -> list[str]:
-        """Append ``entries`` in one script (trimming the oldest beyond the bound, exactly, and
-        keeping the counts by destination, category and reason); their ids, in order."""
+    def stream(self, destination: str | None) -> Stream:
+        """A destination's stream; ``None``: the legacy global one."""
+        found = self._streams.get(destination)
+        if found is None:
+            found = self._streams[destination] = Stream(self.redis, destination)
+        return found
+
+    def streams(self, destination: str | None = None) -> builtins.list[Stream]:
+        """The streams to read: the destination's (or every indexed one), then the legacy
+        stream where it can exist (a single Redis that holds it)."""
+        names = [destination] if destination is not None else registry.dlq_destinations(self.redis)
+        found = [self.stream(d) for d in names]
+        if not is_cluster(self.redis) and self.redis.exists(keys.LEGACY_DLQ):
+            found.append(self.stream(None))
+        return found
+
+    def add(self, entries: Sequence[DeadLetter]) -> builtins.list[str]:
+        """Append ``entries`` (one script per destination, trimming its oldest beyond the
+        bound, exactly, and keeping its counts); their ids, in order."""
         if not entries:
             return []
-        self._ensure_counts()
-        args: list[Any] = [self.max_entries]
-        for entry in entries:
-            args.extend([entry.to_json(), count_field(entry.destination, entry.category,
-                                                      entry.reason)])  # fmt: skip
-        ids: Any = self._add(keys=[self.key, self.k_counts], args=args)
-        return [_text(entry_id) for entry_id in ids]
+        by_dest: dict[str, builtins.list[int]] = {}
+        for n, entry in enumerate(entries):
+            by_dest.setdefault(entry.destination, []).append(n)
+        ids: builtins.list[str] = [""] * len(entries)
+        for dest, positions in by_dest.items():
+            # indexed before (a crash after the append still finds it) and after (a prune
+            # racing the append puts it back: worker.store.registry)
+            registry.mark_dlq(self.redis, dest)
+            pairs = [(entries[n].to_json(), _field(entries[n])) for n in positions]
+            for n, entry_id in zip(positions, self.stream(dest).add(self.max_entries, pairs),
+                                   strict=True):  # fmt: skip
+                ids[n] = entry_id
+            registry.mark_dlq(self.redis, dest)
+        return ids
 
     def list(
         self,
@@ -153,15 +198,18 @@ class DeadLetterStore:
         reason: str | None = None,
         since: float | None = None,
         limit: int | None = None,
-    ) -> list[tuple[str, DeadLetter]]:
+    ) -> builtins.list[tuple[str, DeadLetter]]:
         """Matching entries, oldest first. ``since``: unix seconds it was added."""
-        found: list[tuple[str, DeadLetter]] = []
+        found: builtins.list[tuple[str, DeadLetter]] = []
         if limit is not None and limit <= 0:
             return found
-        for entry_id, entry in self._scan(since):
-            if (destination is None or entry.destination == destination) and (
-                reason is None or entry.reason == reason
+        for entry_id, raw in self._merged(destination, since):
+            if (destination is None or raw.get("destination") == destination) and (
+                reason is None or raw.get("reason") == reason
             ):
+                entry = _model(entry_id, raw)
+                if entry is None:
+                    continue
                 found.append((entry_id, entry))
                 if limit is not None and len(found) >= limit:
                     break
@@ -169,20 +217,22 @@ class DeadLetterStore:
 
     def get(self, entry_id: str) -> DeadLetter | None:
         """The entry ``entry_id``, None if it is gone (trimmed, replayed, purged)."""
-        try:
-            rows = self._xrange(entry_id, entry_id, 1)
-        except redis.ResponseError:
-            return None  # not a stream id
-        return _decode(entry_id, rows[0][1]) if rows else None
+        destination, stream_id = split_id(entry_id)
+        if destination is None and is_cluster(self.redis):
+            return None
+        fields = self.stream(destination).get_raw(stream_id)
+        if fields is None:
+            return None
+        raw = decode_raw(entry_id, fields)
+        return None if raw is None else _model(entry_id, raw)
 
     def delete(self, ids: Sequence[str]) -> int:
         """Remove entries by id (replayed, purged, expired); how many existed."""
-        self._ensure_counts()
-        removed = 0
-        for start in range(0, len(ids), PAGE):
-            page = list(ids[start : start + PAGE])
-            removed += int(self._delete(keys=[self.key, self.k_counts], args=page))
-        return removed
+        by_stream: dict[str | None, builtins.list[str]] = {}
+        for entry_id in ids:
+            destination, stream_id = split_id(entry_id)
+            by_stream.setdefault(destination, []).append(stream_id)
+        return sum(self.stream(d).delete(sids) for d, sids in by_stream.items())
 
     def purge(
         self,
@@ -191,32 +241,47 @@ class DeadLetterStore:
         since: float | None = None,
     ) -> int:
         """Delete every matching entry (all of them with no filter); how many."""
-        if all(f is None for f in (destination, reason, since)):
-            pipe = self.redis.pipeline(transaction=True)
-            pipe.xlen(self.key)
-            pipe.delete(self.key, self.k_counts)
-            size, _ = pipe.execute()
-            return int(size)
+        if reason is None and since is None:
+            removed = 0
+            for stream in self.streams(destination):
+                if stream.destination is None and destination is not None:
+                    removed += self.delete(
+                        [
+                            stream.public(stream_id_of(k))
+                            for k, raw in stream.scan_raw(None)
+                            if raw.get("destination") == destination
+                        ]
+                    )
+                else:
+                    removed += stream.clear()
+            return removed
         ids = [
             entry_id
-            for entry_id, raw in self._scan_raw(since)
+            for entry_id, raw in self._merged(destination, since)
             if (destination is None or raw.get("destination") == destination)
             and (reason is None or raw.get("reason") == reason)
         ]
         return self.delete(ids)
 
     def size(self) -> int:
-        return int(self.redis.xlen(self.key))
+        streams = self.streams()
+        if not streams:
+            return 0
+        pipe = self.redis.pipeline(transaction=False)
+        for stream in streams:
+            pipe.xlen(stream.key)
+        return sum(int(n) for n in pipe.execute())
 
     def counts(self) -> dict[tuple[str, str, str], int]:
-        """Entries by (destination, category, reason): one HGETALL, whatever the DLQ's size."""
-        self._ensure_counts()
-        raw: dict[Any, Any] = self.redis.hgetall(self.k_counts)
+        """Entries by (destination, category, reason): one HGETALL per stream, whatever the
+        streams' sizes."""
         out: dict[tuple[str, str, str], int] = {}
-        for field, value in raw.items():
-            parts = _text(field).split("|", 2)
-            if len(parts) == 3 and int(value) > 0:
-                out[(parts[0], parts[1], parts[2])] = int(value)
+        for stream in self.streams():
+            for field, value in stream.counts_raw().items():
+                parts = text(field).split("|", 2)
+                if len(parts) == 3 and int(value) > 0:
+                    k = (parts[0], parts[1], parts[2])
+                    out[k] = out.get(k, 0) + int(value)
         return out
 
     def stats(self) -> dict[str, Any]:
@@ -232,79 +297,89 @@ class DeadLetterStore:
             by_dest[dest] = by_dest.get(dest, 0) + n
             by_reason[reason] = by_reason.get(reason, 0) + n
             by_cat[cat] = by_cat.get(cat, 0) + n
-        first: Any = self.redis.xrange(self.key, count=1)
-        last: Any = self.redis.xrevrange(self.key, count=1)
+        oldest = newest = None
+        for stream in self.streams():
+            first: Any = self.redis.xrange(stream.key, count=1)
+            last: Any = self.redis.xrevrange(stream.key, count=1)
+            if first:
+                t = entry_time(text(first[0][0]))
+                oldest = t if oldest is None else min(oldest, t)
+            if last:
+                t = entry_time(text(last[0][0]))
+                newest = t if newest is None else max(newest, t)
         return {
             "size": self.size(),
             "by_destination": by_dest,
             "by_reason": by_reason,
             "by_category": by_cat,
-            "oldest": _id_time(_text(first[0][0])) if first else None,
-            "newest": _id_time(_text(last[0][0])) if last else None,
+            "oldest": oldest,
+            "newest": newest,
         }
 
-    def _ensure_counts(self) -> None:
-        """Build the counts once from the entries if they are missing (a DLQ written by an
-        older version, or counts lost): afterwards the scripts keep them."""
-        if self._counts_checked:
-            return
-        if not self.redis.exists(self.k_counts) and self.redis.xlen(self.key):
-            tally: dict[str, int] = {}
-            for _, raw in self._scan_raw(None):
-                k = count_field(
-                    str(raw.get("destination")), str(raw.get("category")), str(raw.get("reason"))
-                )
-                tally[k] = tally.get(k, 0) + 1
-            if tally:
-                self.redis.hset(self.k_counts, mapping=tally)  # type: ignore[arg-type]
-        self._counts_checked = True
-
-    def iter_raw(self) -> Iterator[tuple[str, dict[str, Any]]]:
+    def iter_raw(self, destination: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every entry as plain JSON, oldest first: for jobs that read a field or two."""
-        return self._scan_raw(None)
+        return self._merged(destination, None)
 
-    def _scan(self, since: float | None) -> Iterator[tuple[str, DeadLetter]]:
-        """Every readable entry in id order, as models."""
-        for entry_id, raw in self._scan_raw(since):
-            entry = _model(entry_id, raw)
-            if entry is not None:
-                yield entry_id, entry
+    def newest_first(self, destination: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every entry as plain JSON, newest first."""
+        streams = self.streams(destination)
+        merged = heapq.merge(
+            *(_tagged(n, s, s.scan_raw_newest_first()) for n, s in enumerate(streams)),
+            key=lambda row: row[0],
+            reverse=True,
+        )
+        for _, entry_id, raw in merged:
+            yield entry_id, raw
 
-    def _scan_raw(self, since: float | None) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Every decodable entry in id order as plain JSON, XRANGE ``PAGE`` at a time.
+    def _merged(
+        self, destination: str | None, since: float | None
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        since_ms = None if since is None else math.ceil(since * 1000)
+        streams = self.streams(destination)
+        merged = heapq.merge(
+            *(_tagged(n, s, s.scan_raw(since_ms)) for n, s in enumerate(streams)),
+            key=lambda row: row[0],
+        )
+        for _, entry_id, raw in merged:
+            yield entry_id, raw
 
-        ``stats`` counts from these directly: building a model per entry made a scrape of a
-        full dead-letter queue cost seconds.
-        """
-        start = "-" if since is None else str(max(0, math.ceil(since * 1000)))
+    def migrate_legacy(self) -> int:
+        """Move the legacy global stream's entries into their destinations' streams (new
+        ids; the entry's content is unchanged), oldest first, a page at a time, each page
+        deleted from the legacy stream after it is written (a crash between repeats the page:
+        duplicates, never losses); entries no version can read are dropped. How many moved."""
+        if is_cluster(self.redis):
+            return 0
+        legacy = self.stream(None)
+        moved = 0
         while True:
-            rows = self._xrange(start, "+", PAGE)
-            for entry_id, fields in rows:
-                entry = _decode_raw(entry_id, fields)
-                if entry is not None:
-                    yield entry_id, entry
-            if len(rows) < PAGE:
-                return
-            start = "(" + rows[-1][0]
+            page = [(legacy.public(stream_id_of(k)), raw)
+                    for k, raw in itertools.islice(legacy.scan_raw(None), PAGE)]  # fmt: skip
+            if not page:
+                legacy.drop_unreadable()  # nobody can read them: they cannot be moved
+                return moved
+            letters = [(i, _model(i, raw)) for i, raw in page]
+            self.add([e for _, e in letters if e is not None])
+            legacy.delete([i for i, _ in page])
+            moved += sum(1 for _, e in letters if e is not None)
 
-    def _xrange(self, start: str, end: str, count: int) -> _Rows:
-        rows: Any = self.redis.xrange(self.key, min=start, max=end, count=count)
-        return [(_text(entry_id), dict(fields or {})) for entry_id, fields in rows or []]
+
+def _tagged(
+    position: int, stream: Stream, rows: Iterator[tuple[tuple[int, int], dict[str, Any]]]
+) -> Iterator[tuple[tuple[int, int, int], str, dict[str, Any]]]:
+    """Rows keyed for the merge: by millisecond, then stream, then sequence (sequences count
+    per stream, so within one millisecond a stream's entries stay together, in order)."""
+    for (ms, seq), raw in rows:
+        yield (ms, position, seq), stream.public(stream_id_of((ms, seq))), raw
+
+
+def _field(entry: DeadLetter) -> str:
+    return count_field(entry.destination, entry.category, entry.reason)
 
 
 def count_field(destination: str, category: str, reason: str) -> str:
     """The counts hash's field of an entry: ``destination|category|reason``."""
     return f"{destination}|{category}|{reason}"
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _decode(entry_id: str, fields: dict[Any, Any]) -> DeadLetter | None:
-    """The entry's model; None (logged) for an entry this version cannot read."""
-    raw = _decode_raw(entry_id, fields)
-    return None if raw is None else _model(entry_id, raw)
 
 
 def _model(entry_id: str, raw: dict[str, Any]) -> DeadLetter | None:
@@ -313,24 +388,3 @@ def _model(entry_id: str, raw: dict[str, Any]) -> DeadLetter | None:
     except ValidationError:
         log.warning("dead-letter entry %s is unreadable; skipped", entry_id)
         return None
-
-
-def _decode_raw(entry_id: str, fields: dict[Any, Any]) -> dict[str, Any] | None:
-    """The entry's JSON object; None (logged) for an entry this version cannot read."""
-    raw = fields.get(FIELD, fields.get(FIELD.decode()))
-    if raw is None:
-        log.warning("dead-letter entry %s has no %r field; skipped", entry_id, FIELD)
-        return None
-    try:
-        data = orjson.loads(raw)
-    except (TypeError, orjson.JSONDecodeError):
-        data = None
-    if not isinstance(data, dict):
-        log.warning("dead-letter entry %s is unreadable; skipped", entry_id)
-        return None
-    return data
-
-
-def _id_time(entry_id: str | None) -> float | None:
-    """Unix seconds encoded in a stream id (``ms-seq``)."""
-    return None if entry_id is None else int(entry_id.split("-", 1)[0]) / 1000

@@ -24,7 +24,8 @@ from typing import Any
 
 import redis
 
-from worker.store import keys
+from worker.store import keys, registry
+from worker.store.connection import is_cluster
 from worker.store.lua import Script
 
 __all__ = ["Entry", "Intake", "backlog", "consumer_name"]
@@ -63,14 +64,17 @@ class Intake:
 
         Once this returns, the events are acknowledged: they live in Redis until ingested.
         """
-        pipe = self.r.pipeline(transaction=False)
-        self._append(
-            keys=[self.k_intake, self.k_backlog],
-            args=[chunk, count, keys.INTAKE_GROUP],
-            client=pipe,
-        )
-        pipe.sadd(keys.DESTINATIONS, self.destination)
-        entry_id, _ = pipe.execute()
+        args = [chunk, count, keys.INTAKE_GROUP]
+        if is_cluster(self.r):
+            # the registry's sets live on other nodes: a cluster pipeline would not keep the
+            # order "append, then announce" (worker.store.registry), so two round trips
+            entry_id = self._append(keys=[self.k_intake, self.k_backlog], args=args)
+            registry.register(self.r, self.destination)
+            return _text(entry_id)
+        pipe = self.r.pipeline(transaction=False)  # one connection: executed in this order
+        self._append(keys=[self.k_intake, self.k_backlog], args=args, client=pipe)
+        registry.register(pipe, self.destination)
+        entry_id, *_ = pipe.execute()
         return _text(entry_id)
 
     # -- consuming -------------------------------------------------------------------------

@@ -1,7 +1,11 @@
-"""Every Redis key name the product uses, in one place: the code twin of the README's key table.
+"""Every Redis key name the product uses, in one place: the code twin of the key table in
+``docs/architecture.md``.
 
-All keys start with ``mtt:``. A destination's keys share the hash tag ``{d}`` so that they live
-on one Redis Cluster slot and one Lua script may touch several of them.
+All keys start with ``mtt:``. Every key is **single-slot** on a Redis Cluster: a destination's
+keys share the hash tag ``{d}`` so that they live on one slot and one Lua script may touch
+several of them; the few global keys (``mtt:destinations``, ``mtt:active``,
+``mtt:dlq:destinations``, locks, heartbeats) are only ever touched by single-key commands,
+never inside a multi-key script or transaction.
 
 ==============================  ======  ====================================================
 key                             type    holds
@@ -21,9 +25,14 @@ key                             type    holds
 ``mtt:{d}:armed``               string  a flush is scheduled (coalesces flush requests)
 ``mtt:{d}:rung``                string  an ingest doorbell is pending (coalesces doorbells)
 ``mtt:{b}:bucket``              hash    token bucket ``b`` (destination or rate-limit group)
-``mtt:dlq``                     stream  dead-letter entries
-``mtt:dlq:counts``              hash    dead-letter entries by destination|category|reason
-``mtt:destinations``            set     destination ids seen
+``mtt:{d}:dlq``                 stream  the destination's dead-letter entries
+``mtt:{d}:dlq:counts``          hash    its entries by destination|category|reason
+``mtt:destinations``            set     destination ids seen (:mod:`worker.store.registry`)
+``mtt:active``                  set     destinations that may have work (beat's worklist)
+``mtt:dlq:destinations``        set     destinations that may have dead-letter entries
+``mtt:dlq``                     stream  legacy (before issue 12) global dead-letter stream:
+                                        read, replayed and purged, never written
+``mtt:dlq:counts``              hash    the legacy stream's counts
 ``mtt:lock:<job>``              string  once-per-period lock of a beat job
 ``mtt:heartbeat:<host>``        string  worker heartbeat (TTL)
 ==============================  ======  ====================================================
@@ -34,16 +43,20 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = [
+    "ACTIVE",
     "DESTINATIONS",
-    "DLQ",
-    "DLQ_COUNTS",
+    "DLQ_DESTINATIONS",
     "HEARTBEAT_PREFIX",
     "INTAKE_GROUP",
+    "LEGACY_DLQ",
+    "LEGACY_DLQ_COUNTS",
     "armed",
     "backlog",
     "batches",
     "bucket",
     "dest_key",
+    "dlq",
+    "dlq_counts",
     "heartbeat",
     "intake",
     "leases",
@@ -58,10 +71,16 @@ __all__ = [
 ]
 
 PREFIX: Final = "mtt"
-DLQ: Final = "mtt:dlq"
-#: dead-letter counts: "destination|category|reason" -> entries (kept by the DLQ's scripts)
-DLQ_COUNTS: Final = "mtt:dlq:counts"
+#: the global dead-letter stream of versions before issue 12 (cross-slot: never written now)
+LEGACY_DLQ: Final = "mtt:dlq"
+#: its counts: "destination|category|reason" -> entries
+LEGACY_DLQ_COUNTS: Final = "mtt:dlq:counts"
+#: every destination seen (single-key commands only)
 DESTINATIONS: Final = "mtt:destinations"
+#: destinations that may have work: beat's worklist (single-key commands only)
+ACTIVE: Final = "mtt:active"
+#: destinations that may have dead-letter entries (single-key commands only)
+DLQ_DESTINATIONS: Final = "mtt:dlq:destinations"
 HEARTBEAT_PREFIX: Final = "mtt:heartbeat:"
 #: the consumer group every ingest worker reads intake streams through
 INTAKE_GROUP: Final = "ingest"
@@ -118,6 +137,16 @@ def armed(destination: str) -> str:
 
 def rung(destination: str) -> str:
     return dest_key(destination, "rung")
+
+
+def dlq(destination: str) -> str:
+    """The destination's dead-letter stream."""
+    return dest_key(destination, "dlq")
+
+
+def dlq_counts(destination: str) -> str:
+    """Its counts: "destination|category|reason" -> entries (kept by the DLQ's scripts)."""
+    return dest_key(destination, "dlq:counts")
 
 
 def bucket(name: str) -> str:

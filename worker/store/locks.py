@@ -15,7 +15,13 @@ import redis
 
 from worker.store import keys
 
-__all__ = ["run_once_per_period"]
+__all__ = ["claim_period", "run_once_per_period"]
+
+
+def claim_period(client: redis.Redis, name: str, period_s: float) -> bool:
+    """Whether this caller is the first in the current period of ``name`` (``SET NX PX``)."""
+    ttl_ms = max(500, int(period_s * 1000))
+    return bool(client.set(keys.lock(name), os.getpid(), nx=True, px=ttl_ms))
 
 
 def run_once_per_period(

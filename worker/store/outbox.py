@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 import redis
 
-from worker.store import keys
+from worker.store import keys, registry
 from worker.store.lua import Script
 
 __all__ = ["Batch", "Item", "Outbox", "batch_id_time", "new_batch_id"]
@@ -181,7 +181,7 @@ class Outbox:
             return
         target = pipe if pipe is not None else self.r
         target.rpush(self.k_outbox, *[i.dumps() for i in items])
-        target.sadd(keys.DESTINATIONS, self.destination)
+        registry.register(target, self.destination)  # after the push (worker.store.registry)
 
     # -- inspecting ------------------------------------------------------------------------
     def depth(self) -> int:

@@ -16,6 +16,8 @@ from typing import Any
 
 import redis
 
+from worker.store.connection import is_cluster, is_pipeline, pool_id
+
 __all__ = ["Script", "script"]
 
 ALLOW_OOM = "#!lua flags=allow-oom\n"
@@ -33,10 +35,11 @@ _flags_lock = threading.Lock()
 
 def _server_knows_flags(client: redis.Redis) -> bool:
     """Whether the server accepts script flags (Redis >= 7); asked once per connection pool."""
-    pool = id(client.connection_pool)
+    pool = pool_id(client)
     known = _flags_by_pool.get(pool)
     if known is None:
-        version = str(client.info("server").get("redis_version", "0"))
+        info: Any = client.info("server")  # a cluster client asks one node (all alike)
+        version = str(info.get("redis_version", "0"))
         known = int(version.split(".", 1)[0] or 0) >= 7
         with _flags_lock:
             _flags_by_pool[pool] = known
@@ -58,4 +61,21 @@ class Script:
             if self.allow_oom and _server_knows_flags(self.client):
                 source = ALLOW_OOM + source
             self._registered = self.client.register_script(source)
+        if is_cluster(client if client is not None else self.client):
+            return self._call_on_cluster(keys, args, client)
         return self._registered(keys=keys, args=args, client=client)
+
+    def _call_on_cluster(self, keys: list[Any], args: list[Any], client: Any) -> Any:
+        """On a Redis Cluster the script runs on the node of its keys' slot (every script is
+        single-slot). A node that does not know it (a master restarted since, or never asked)
+        gets it by ``EVAL``, which caches it there: redis-py's own fallback, ``SCRIPT LOAD``
+        on every master, fails while any master is down. A cluster pipeline cannot recover
+        from ``NOSCRIPT`` at execution, so in a pipeline the script always goes by ``EVAL``."""
+        source = self._registered.script
+        if is_pipeline(client):
+            return client.eval(source, len(keys), *keys, *args)
+        target = client if client is not None else self.client
+        try:
+            return target.evalsha(self._registered.sha, len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:
+            return target.eval(source, len(keys), *keys, *args)

@@ -1,6 +1,8 @@
--- Add amounts to a destination's counters and register the destination.
--- KEYS[1] stats hash, KEYS[2] the set of destinations
--- ARGV[1] destination, then triples (field, amount, "i" integer | "f" float)
+-- Add amounts to a destination's counters.
+-- KEYS[1] stats hash
+-- ARGV[1] destination (unused: kept so callers of every version agree), then triples
+-- (field, amount, "i" integer | "f" float). Single-slot: the destination is registered by
+-- worker.store.registry with its own commands (the registry's sets live on other slots).
 -- Allowed under OOM (flag added by worker.store.lua on Redis 7): counting what was just
 -- delivered must not fail because Redis is full, or the books would show it as lost.
 for i = 2, #ARGV, 3 do
@@ -10,5 +12,4 @@ for i = 2, #ARGV, 3 do
     redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
   end
 end
-redis.call('SADD', KEYS[2], ARGV[1])
 return 1
