@@ -31,7 +31,7 @@ from worker.serialization import json_default
 from worker.store.counters import Field, Prefix
 from worker.store.deadletter import Category, DeadLetter
 from worker.store.intake import Entry, Intake, consumer_name
-from worker.store.outbox import Item
+from worker.store.outbox import encode_items
 from worker.store.quality import increments
 
 __all__ = ["IngestReport", "decode_chunk", "ingest", "ingest_next", "transform_chunk"]
@@ -99,9 +99,10 @@ def encode_chunk(events: list[Any]) -> bytes:
 
 @dataclass(slots=True)
 class Transformed:
-    """A chunk's outcomes, ready to commit (``quality``: :mod:`worker.store.quality`)."""
+    """A chunk's outcomes, ready to commit (``quality``: :mod:`worker.store.quality`);
+    ``items``: the outbox items, encoded (:func:`worker.store.outbox.encode_items`)."""
 
-    items: list[Item]
+    items: list[bytes]
     tally: Counter[str]
     rejects: list[DeadLetter]
     quality: dict[str, int] = field(default_factory=dict)
@@ -121,7 +122,7 @@ def transform_chunk(rt: Runtime, destination: str, events: list[Any], now: float
         log.error("ingest: %d events for unknown destination %r", len(events), destination)
         return Transformed([], tally, unknown)
     options = dest.transform_options()
-    items: list[Item] = []
+    events_out: list[dict[str, Any]] = []
     rejects: list[DeadLetter] = []
     sends: list[Send] = []
     for raw in events:
@@ -131,15 +132,15 @@ def transform_chunk(rt: Runtime, destination: str, events: list[Any], now: float
             log.exception("transform raised; event dead-lettered", extra={"destination": dest.id})
             outcome = Reject("internal_error", f"transform raised {type(exc).__name__}")
         if isinstance(outcome, Send):
-            items.extend(Item.of(e, now) for e in outcome.events)
+            events_out.extend(outcome.events)
             sends.append(outcome)
         elif isinstance(outcome, Drop):
             tally[Prefix.DROPPED.of(outcome.reason)] += 1
         elif isinstance(outcome, Reject):
             tally[Prefix.REJECTED.of(outcome.reason)] += 1
             rejects.append(_reject_entry(destination, raw, outcome.reason, outcome.detail, now))
-    tally[Field.QUEUED] = len(items)
-    return Transformed(items, tally, rejects, increments(sends))
+    tally[Field.QUEUED] = len(events_out)
+    return Transformed(encode_items(events_out, now), tally, rejects, increments(sends))
 
 
 def ingest_next(rt: Runtime, destination: str, *, ring: bool = True) -> IngestReport:
@@ -168,9 +169,8 @@ def ingest_next(rt: Runtime, destination: str, *, ring: bool = True) -> IngestRe
     done = transform_chunk(rt, destination, events, now)
     if done.rejects:
         rt.dlq.add(done.rejects)  # before the commit: a crash here repeats, never loses
-    encoded = [i.dumps() for i in done.items]
-    depth = intake.commit(entry, encoded, dict(done.tally), done.quality)
-    rt.note_ingest_growth(sum(len(b) for b in encoded), len(entry.chunk))
+    depth = intake.commit(entry, done.items, dict(done.tally), done.quality)
+    rt.note_ingest_growth(sum(len(b) for b in done.items), len(entry.chunk))
     if depth is None:
         return IngestReport("duplicate", entries=1, detail="committed by another worker")
     if done.items:
