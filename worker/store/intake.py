@@ -69,7 +69,7 @@ class Intake:
             # the registry's sets live on other nodes: a cluster pipeline would not keep the
             # order "append, then announce" (worker.store.registry), so two round trips
             entry_id = self._append(keys=[self.k_intake, self.k_backlog], args=args)
-            registry.register(self.r, self.destination)
+            registry.announce(self.r, self.destination)
             return _text(entry_id)
         pipe = self.r.pipeline(transaction=False)  # one connection: executed in this order
         self._append(keys=[self.k_intake, self.k_backlog], args=args, client=pipe)

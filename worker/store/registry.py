@@ -29,6 +29,7 @@ The invariant, "a destination with work is in ``mtt:active``", holds because:
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import redis
@@ -38,6 +39,7 @@ from worker.store.connection import is_pipeline
 
 __all__ = [
     "active",
+    "announce",
     "dlq_destinations",
     "has_work",
     "known",
@@ -47,6 +49,8 @@ __all__ = [
     "retire_dlq_if_empty",
     "retire_if_idle",
 ]
+
+log = logging.getLogger(__name__)
 
 
 def register(client: Any, destination: str) -> None:
@@ -60,6 +64,24 @@ def register(client: Any, destination: str) -> None:
     pipe.sadd(keys.DESTINATIONS, destination)
     pipe.sadd(keys.ACTIVE, destination)
     pipe.execute()
+
+
+def announce(client: redis.Redis, destination: str) -> bool:
+    """:func:`register` now, best effort, after a write already made durable (a producer's
+    chunk, a replay's events); False (logged) if Redis refused. On a cluster the two sets live
+    on one master: while it is down, producers of every other master's destinations must go
+    on, and their events are safe in their intake whatever the registry says. The doorbell
+    still rings; beat's full scan, which also walks the configured destinations, finds them."""
+    try:
+        register(client, destination)
+    except redis.RedisError as exc:
+        log.warning(
+            "destination not registered as active (%s); beat's full scan finds it",
+            type(exc).__name__,
+            extra={"destination": destination},
+        )
+        return False
+    return True
 
 
 def mark_active(client: Any, destination: str) -> None:

@@ -73,7 +73,7 @@ def test_counts_follow_adds_trims_deletes_and_purges_exactly(redis_client: redis
     counts = store.counts()
     assert sum(counts.values()) == store.size() == 16  # the bound is per destination, exact
     assert {k[0]: v for k, v in counts.items()} == {"brand-a": 10, "brand-b": 6}
-    assert [e.event_id for _, e in store.list(destination="brand-a")][0] == "4"  # oldest went
+    assert store.list(destination="brand-a")[0][1].event_id == "4"  # the oldest went
     assert store.purge(destination="brand-a", reason="invalid_event") == 10
     store.add([_entry(event_id=str(i)) for i in range(4)])
     assert store.delete(ids[:2]) == 2

@@ -1,0 +1,163 @@
+"""The store, ingest, flush and beat's jobs on a real 3-master Redis Cluster (issue 12):
+every key and script single-slot, the registry and the dead-letter read model across slots,
+scripts that still run on a master restarted (its script cache empty)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from emulator import EmulatorServer
+from tests.worker.conftest import PIXEL_A, PIXEL_B, FakeClock, Recorder, drain, write_destinations
+from worker import jobs
+from worker.ingest import ingest
+from worker.runtime import Runtime
+from worker.settings import Settings
+from worker.store import counters, keys, registry
+from worker.store.deadletter import Category, DeadLetter
+from worker.store.pause import is_paused, pause, resume
+from worker.tiktok import TikTokClient
+
+pytestmark = pytest.mark.integration
+
+
+def view(i: int, prefix: str = "evt") -> dict[str, Any]:
+    return {
+        "id": f"{prefix}-{i}",
+        "type": "view_item",
+        "customer_id": f"c{i}",
+        "issued_at": int(time.time()) - 60,
+        "items": [{"id": f"sku-{i}", "name": "Socks", "price": 9.5}],
+    }
+
+
+@pytest.fixture
+def crt(
+    tmp_path: Path,
+    redis_url: str,
+    redis_cluster: Any,
+    cluster_client: redis.Redis,
+    emulator: EmulatorServer,
+    clock: FakeClock,
+) -> Iterator[Runtime]:
+    emulator.reset()
+    emulator.set_faults("")
+    settings = Settings(
+        redis_url=redis_cluster.url,
+        celery_broker_url=redis_url,
+        api_base_url=emulator.url,
+        destinations_file=write_destinations(tmp_path / "destinations.yaml"),
+        rate_limit=0,
+        linger_s=0,
+        batch_size=100,
+        max_attempts=4,
+        http_timeout_s=2,
+        data_dir=tmp_path / "data",
+    )
+    client = TikTokClient(settings.api_base_url, timeout_s=settings.http_timeout_s)
+    rt = Runtime(
+        settings=settings,
+        redis=cluster_client,
+        client=client,
+        schedule_flush=Recorder(),
+        clock=clock,
+    )
+    try:
+        yield rt
+    finally:
+        client.close()
+
+
+def delivered(emulator: EmulatorServer, pixel: str, test: str | None = None) -> set[str]:
+    return {e["event_id"] for e in emulator.events(pixel=pixel, test=test, limit=100_000)}
+
+
+def test_destinations_on_different_masters_flow_end_to_end(
+    crt: Runtime, redis_cluster: Any, emulator: EmulatorServer, clock: FakeClock
+) -> None:
+    masters = {d: redis_cluster.master_of(keys.intake(d)) for d in ("brand-a", "brand-b")}
+    assert len(set(masters.values())) == 2, masters  # the test means two masters
+    ingest(crt, "brand-a", [view(i) for i in range(250)])
+    ingest(crt, "brand-b", [view(i) for i in range(30)])
+    assert registry.known(crt.redis) == ["brand-a", "brand-b"]
+    assert registry.active(crt.redis) == ["brand-a", "brand-b"]
+    drain(crt, "brand-a", clock)
+    drain(crt, "brand-b", clock)
+    assert delivered(emulator, PIXEL_A) == {f"evt-{i}" for i in range(250)}
+    assert delivered(emulator, PIXEL_B, test="TEST12345") == {f"evt-{i}" for i in range(30)}
+    assert counters.read(crt.redis, "brand-a")["delivered"] == 250
+    jobs.recover(crt, full=False)  # nothing left: both leave the active set
+    assert registry.active(crt.redis) == []
+    assert registry.known(crt.redis) == ["brand-a", "brand-b"]
+
+
+def test_dead_letters_across_masters_merge_replay_and_purge(
+    crt: Runtime, emulator: EmulatorServer, clock: FakeClock
+) -> None:
+    now = time.time()
+    letters = [
+        DeadLetter(
+            destination=d,
+            reason="server_error",
+            category=Category.EXHAUSTED,
+            event_id=f"{d}-dead-{i}",
+            first_failure=now,
+            last_failure=now,
+            event_time=int(now) - 60,
+            payload={"event": "ViewContent", "event_id": f"{d}-dead-{i}", "event_time": int(now)},
+        )
+        for d in ("brand-a", "brand-b")
+        for i in range(3)
+    ]
+    ids = crt.dlq.add(letters)
+    assert {i.split("/")[0] for i in ids} == {"brand-a", "brand-b"}
+    assert crt.dlq.size() == 6
+    assert crt.dlq.stats()["by_destination"] == {"brand-a": 3, "brand-b": 3}
+    assert [e.event_id for _, e in crt.dlq.list(destination="brand-b")] == [
+        f"brand-b-dead-{i}" for i in range(3)
+    ]
+    shown = crt.dlq.get(ids[0])
+    assert shown is not None and shown.event_id == "brand-a-dead-0"
+    assert jobs.replay_retryable(crt)["replayed"] == 6
+    drain(crt, "brand-a", clock)
+    drain(crt, "brand-b", clock)
+    assert {f"brand-a-dead-{i}" for i in range(3)} <= delivered(emulator, PIXEL_A)
+    assert crt.dlq.size() == 0
+    crt.dlq.add(letters[:2])
+    assert crt.dlq.purge() == 2
+    jobs.expire(crt, full=False)  # empty streams leave the dead-letter index
+    assert registry.dlq_destinations(crt.redis) == []
+
+
+def test_pause_flags_and_buckets_work_on_the_cluster(crt: Runtime) -> None:
+    pause(crt.redis, "brand-b", "operator", "maintenance", time.time())  # one-slot transaction
+    assert is_paused(crt.redis, "brand-b")
+    resume(crt.redis, "brand-b")
+    assert not is_paused(crt.redis, "brand-b")
+    assert crt.arm_flush("brand-a")
+    assert not crt.arm_flush("brand-a")  # coalesced
+    bucket = crt.bucket(crt.settings.destination("brand-limited"))
+    assert bucket.take(10).granted == 10
+
+
+def test_a_master_killed_and_restarted_keeps_its_data_and_runs_scripts_again(
+    crt: Runtime, redis_cluster: Any, emulator: EmulatorServer, clock: FakeClock
+) -> None:
+    ingest(crt, "brand-a", [view(i, "before") for i in range(120)])
+    index = redis_cluster.master_of(keys.outbox("brand-a"))
+    redis_cluster.kill(index)
+    with pytest.raises(redis.RedisError):
+        ingest(crt, "brand-a", [view(0, "during")])
+    ingest(crt, "brand-b", [view(i, "other") for i in range(5)])  # the other masters serve
+    redis_cluster.restart(index)  # AOF (appendfsync always): everything acknowledged is back
+    assert crt.redis.llen(keys.outbox("brand-a")) == 120
+    ingest(crt, "brand-a", [view(i, "after") for i in range(10)])  # scripts reloaded by EVAL
+    drain(crt, "brand-a", clock)
+    drain(crt, "brand-b", clock)
+    got = delivered(emulator, PIXEL_A)
+    assert {f"before-{i}" for i in range(120)} | {f"after-{i}" for i in range(10)} <= got
