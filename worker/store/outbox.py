@@ -107,7 +107,11 @@ def encode_items(events: Iterable[dict[str, Any]], enqueued_at: float) -> list[b
 class Batch:
     """A claimed group of events, with its delivery history.
 
-    Stored as one line of JSON (attempts, failures, creation) followed by one item per line.
+    Stored as one line of JSON (attempts, failures, creation) followed by one item per line;
+    a batch claimed from the outbox is stored as ``@`` + that line, its items in its own list
+    (:func:`worker.store.keys.batch_items`), where the claim script copied them inside Redis.
+    (A worker of a version before this format fails to decode such a batch and leaves it be:
+    it is recovered and retried by a current worker, never taken for empty.)
     """
 
     id: str
@@ -150,9 +154,13 @@ class Batch:
         return b"\n".join([head, *(i.dumps() for i in self.items)])
 
     @classmethod
-    def loads(cls, batch_id: str, raw: bytes | str) -> Batch:
+    def loads(cls, batch_id: str, raw: bytes | str, listed: Sequence[bytes] = ()) -> Batch:
+        """A batch from its stored value and, for one stored as ``@`` + header, its list."""
         data = raw.encode() if isinstance(raw, str) else raw
-        head, *lines = data.split(b"\n")
+        if data[:1] == LISTED:
+            head, lines = data[1:], list(listed)
+        else:
+            head, *lines = data.split(b"\n")
         meta = orjson.loads(head)
         return cls(
             id=batch_id,
@@ -162,6 +170,10 @@ class Batch:
             last_error=meta.get("last_error"),
             created=float(meta.get("created") or 0.0),
         )
+
+
+#: marks a stored batch whose items are in its own list (:meth:`Batch.loads`)
+LISTED = b"@"
 
 
 def new_batch_id(since: float) -> str:
@@ -202,7 +214,10 @@ class Outbox:
             return
         target = pipe if pipe is not None else self.r
         target.rpush(self.k_outbox, *[i.dumps() for i in items])
-        registry.register(target, self.destination)  # after the push (worker.store.registry)
+        if pipe is not None:  # after the push (worker.store.registry)
+            registry.register(pipe, self.destination)
+        else:
+            registry.announce(self.r, self.destination)
 
     # -- inspecting ------------------------------------------------------------------------
     def depth(self) -> int:
@@ -231,8 +246,11 @@ class Outbox:
         self.r.zrem(self.k_retry, batch_id)
 
     def load(self, batch_id: str) -> Batch | None:
-        raw = self.r.hget(self.k_batches, batch_id)
-        return Batch.loads(batch_id, raw) if raw is not None else None
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hget(self.k_batches, batch_id)
+        pipe.lrange(keys.batch_items(self.destination, batch_id), 0, -1)
+        raw, listed = pipe.execute()
+        return Batch.loads(batch_id, raw, listed) if raw is not None else None
 
     def counts(self) -> dict[str, int]:
         pipe = self.r.pipeline(transaction=False)
@@ -249,21 +267,33 @@ class Outbox:
 
     # -- claiming --------------------------------------------------------------------------
     def claim_new(self, max_items: int, lease_s: float, now: float) -> Batch | None:
+        """Up to ``max_items`` from the outbox's head as a new leased batch; one round trip
+        (the claim script, then its list read; nobody else touches a batch while leased)."""
         batch_id = new_batch_id(now)
-        raw_items = self._claim_new(
-            keys=[self.k_outbox, self.k_batches, self.k_leases, self.k_backlog],
-            args=[max_items, batch_id, now + lease_s, Batch.header(created=now)],
+        k_items = keys.batch_items(self.destination, batch_id)
+        pipe = self.r.pipeline(transaction=False)
+        self._claim_new(
+            keys=[self.k_outbox, self.k_batches, self.k_leases, self.k_backlog, k_items],
+            args=[max_items, batch_id, now + lease_s, LISTED + Batch.header(created=now)],
+            client=pipe,
         )
-        if not raw_items:
+        pipe.lrange(k_items, 0, -1)
+        moved, raw_items = pipe.execute()
+        if not moved:
             return None
         items = [Item.loads(x) for x in raw_items]
         return Batch(id=batch_id, items=items, created=now)
 
     def claim_retry(self, batch_id: str, lease_s: float, now: float) -> Batch | None:
-        raw = self._claim_retry(
-            keys=[self.k_retry, self.k_leases, self.k_batches], args=[batch_id, now + lease_s]
+        pipe = self.r.pipeline(transaction=False)
+        self._claim_retry(
+            keys=[self.k_retry, self.k_leases, self.k_batches],
+            args=[batch_id, now + lease_s],
+            client=pipe,
         )
-        return Batch.loads(batch_id, raw) if raw else None
+        pipe.lrange(keys.batch_items(self.destination, batch_id), 0, -1)
+        raw, listed = pipe.execute()
+        return Batch.loads(batch_id, raw, listed) if raw else None
 
     # -- finishing -------------------------------------------------------------------------
     def forget(self, batch: Batch) -> bool:
@@ -276,6 +306,7 @@ class Outbox:
                     self.k_retry,
                     self.k_recoveries,
                     self.k_backlog,
+                    keys.batch_items(self.destination, batch.id),
                 ],
                 args=[batch.id, batch.stored],
             )
@@ -296,6 +327,7 @@ class Outbox:
                     self.k_retry,
                     self.k_recoveries,
                     self.k_backlog,
+                    keys.batch_items(self.destination, old.id if old else ""),
                 ],
                 args=args,
             )
