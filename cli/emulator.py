@@ -67,7 +67,7 @@ FAULTS = _Parsed("SPEC", parse_faults)
     default=1000.0,
     show_default=True,
     metavar="EVENTS_PER_S",
-    help="Per-pixel events/s, burst max(rate, 1000); 0 = unlimited.",
+    help="Per-pixel events accepted in any sliding 1 s window; 0 = unlimited.",
 )
 @click.option(
     "--max-age",

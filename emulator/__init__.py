@@ -14,7 +14,8 @@ or from the shell: ``masivo-tiktok emulator --port 8081 --faults 503=0.05`` (or
 API behaviour (HTTP 200 + JSON ``{code, message, request_id, data: {}}``): 0 OK, 40105 missing
 or unknown ``Access-Token``, 40001 token not allowed on the pixel, 40002 invalid request (the
 message names the path, e.g. ``data.3.event_id: Not a valid string.``; the whole request is
-rejected), 40100 per-pixel rate limit. Non-track paths 404, wrong method 405. Faults: see
+rejected), 40100 per-pixel rate limit (at most ``rate_limit`` events accepted in any sliding
+one-second window: ``emulator.ratelimit``). Non-track paths 404, wrong method 405. Faults: see
 ``emulator.faults``.
 
 Inspection API (never subject to faults):
@@ -32,7 +33,8 @@ Inspection API (never subject to faults):
   ``test=*`` = every test event, ``test=CODE`` = that code.
 - ``GET /_emulator/refused?limit=`` -> ``[{code, message, request_id, pixel, events, at}]``.
 - ``GET /_emulator/rate?pixel=`` -> ``{rate_limit, burst, pixels: {PIXEL: {per_second:
-  {"<unix second>": n}, max}}}`` -- events accepted per clock second (incl. test events).
+  {"<unix second>": n}, max}}}`` -- events accepted per clock second (incl. test events);
+  ``burst`` = ``rate_limit``, the most accepted in any sliding second.
 - ``GET /_emulator/faults`` / ``POST /_emulator/faults {"spec": "503=0.5"}`` -> ``{spec}``
   (replaces the spec; outage offsets count from the POST; bad spec -> HTTP 400 ``{error}``).
 - ``POST /_emulator/reset`` -> ``{ok: true}``: clears state and buckets, re-applies start-up faults.

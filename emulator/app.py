@@ -231,7 +231,7 @@ class EmulatorApp:
         pixels = self.state.rate(query.get("pixel"))
         return {
             "rate_limit": rate,
-            "burst": max(rate, 1000.0) if rate > 0 else None,
+            "burst": rate if rate > 0 else None,  # events in any sliding 1 s window
             "pixels": {
                 pixel: {"per_second": per_second, "max": max(per_second.values(), default=0)}
                 for pixel, per_second in pixels.items()

@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_rate,
         default=1000.0,
         metavar="EVENTS_PER_S",
-        help="per-pixel events/s, burst max(rate, 1000); 0 = unlimited",
+        help="per-pixel events accepted in any sliding 1 s window; 0 = unlimited",
     )
     parser.add_argument(
         "--max-age",

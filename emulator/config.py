@@ -26,8 +26,8 @@ class EmulatorConfig:
     """Everything that shapes the emulator's behaviour.
 
     ``credentials`` maps access token -> pixel codes it may use; ``None`` or empty accepts any
-    non-empty token for any pixel. ``rate_limit`` is events/s per pixel (0 = unlimited); the
-    bucket holds ``max(rate_limit, 1000)`` so one full batch always fits. ``max_age_s`` refuses
+    non-empty token for any pixel. ``rate_limit`` is events per pixel in any sliding one-second
+    window (0 = unlimited; ``emulator.ratelimit``): a bigger request never fits. ``max_age_s`` refuses
     events older than that (0 = no limit); ``max_future_s`` refuses events further ahead.
     ``events_capacity``/``refused_capacity`` bound the inspection logs (counters are exact).
     """

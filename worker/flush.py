@@ -97,7 +97,10 @@ def flush(rt: Runtime, destination: str, *, probe: bool = False) -> FlushReport:
     if isinstance(picked, FlushReport):
         return picked
     retry_id, size = picked
-    grant = rt.bucket(dest).take(size)
+    bucket = rt.bucket(dest)
+    if retry_id and size > bucket.burst:
+        return _split_oversized(rt, dest, box, retry_id, now)
+    grant = bucket.take(size)
     if grant.granted < size:
         rt.arm_flush(destination, grant.wait_s)
         return FlushReport(Action.NO_TOKENS, wait_s=grant.wait_s)
@@ -117,6 +120,22 @@ def flush(rt: Runtime, destination: str, *, probe: bool = False) -> FlushReport:
         return _deliver(rt, dest, box, batch, probe)
     finally:
         rt.in_flight.discard((destination, batch.id))
+
+
+def _split_oversized(
+    rt: Runtime, dest: Destination, box: Outbox, batch_id: str, now: float
+) -> FlushReport:
+    """A scheduled batch bigger than the bucket's burst (made before a lower limit or the
+    issue-12 sizing) could never be granted: split it into requests of today's size, due now,
+    keeping its retry history."""
+    batch = box.load(batch_id)
+    if batch is None:
+        rt.arm_flush(dest.id)
+        return FlushReport(Action.IDLE, detail="lost the race for the batch")
+    step = rt.request_size(dest)
+    parts = [batch.items[i : i + step] for i in range(0, len(batch.items), step)]
+    _requeue_parts(rt, dest, box, batch, parts, now)
+    return FlushReport(Action.IDLE, events=len(batch.items), detail="split an oversized batch")
 
 
 def _retry_due(box: Outbox, now: float) -> bool:

@@ -160,11 +160,13 @@ class Runtime:
         bucket = self._buckets.get(name)
         if bucket is None:
             s, limit = self.settings, self._rate_limit(dest)
+            burst = ratelimit.bucket_capacity(limit, s.batch_size, s.burst)
             bucket = TokenBucket(
                 self.redis,
                 name,
                 rate=ratelimit.refill_rate(limit, s.rate_headroom),
-                burst=ratelimit.bucket_capacity(limit, s.batch_size, s.burst),
+                burst=burst,
+                window_s=ratelimit.window_s(limit, s.rate_headroom, burst),
             )
             self._buckets[name] = bucket
         return bucket

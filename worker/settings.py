@@ -254,8 +254,8 @@ class Settings(BaseSettings):
     1% of throughput
     """
     burst: int | None = env("MASIVO_TIKTOK_BURST", None, ge=1)
-    """TikTok's burst (bucket capacity) we assume; default max(batch_size, rate_limit). Our own
-    bucket holds this less one request, as slack
+    """most events granted in any window of ~1 s (our bucket's capacity); default and upper
+    bound: the rate limit, so every second holds at most the limit (worker/store/ratelimit.py)
     """
     max_attempts: int = env("MASIVO_TIKTOK_MAX_ATTEMPTS", 12, ge=1)
     """failed attempts of a batch (40100 answers excepted) before it is dead-lettered"""

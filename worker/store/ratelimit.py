@@ -11,12 +11,52 @@ Why a token bucket (and not GCRA or a sliding window): we take a whole batch (up
 events) at once and need "may I send n now, and if not, when?" — a token bucket answers that
 with one hash and O(1) work, and its capacity is exactly the burst we want to allow. GCRA is
 the same algorithm stored as one timestamp (as in redis-cell) but makes the adaptive rate
-below awkward; a sliding-window log costs memory per event.
+below awkward; a sliding-window log *of events* costs memory per event (ours, below, logs
+grants: one entry per request).
 
-Bursts: a full bucket holds ``burst`` tokens (default ``max(batch_size, rate)``, i.e. one full
-batch), so an idle destination may send ``burst`` events at once; after that, on average
-``rate * effective factor`` per second. Over any interval of ``t`` seconds at most
-``burst + rate * t`` events are granted.
+Exact per second (issue 12): TikTok counts the events that *arrive* for a pixel; we assume the
+strict reading, at most ``limit`` in every sliding one-second window (``emulator/ratelimit.py``
+counts exactly that). A bucket of capacity ``b`` refilled at ``r`` grants at most
+``b + r * t`` over ``t`` seconds (its whole content at once, then the refill), so "every
+second <= limit" needs ``b + r <= limit``. Grants are discrete (``take(n)`` is all or
+nothing), but partial batches, bisected halves and retries come in every size, so the bound is
+reached: a bucket of 500 at 990/s granted 1,490 in one second, and a brand limited to 100/s
+(whose burst used to be a whole batch) got 500. With ``r`` at 97-99 % of the limit, ``b`` and
+so every request would be 1-3 % of it: 10-30 events at 1,000/s, 30-100 requests per second per
+brand, and each grant waits for a Celery countdown, whose lateness a bucket that small cannot
+absorb. So the bucket is no longer the only rule: the script also keeps the grants of the last
+``window_s`` (one entry per *grant*, i.e. per request, in the same hash) and grants ``n`` only
+if they plus ``n`` stay within ``burst``. That is exact by construction, for any grant sizes,
+any number of takers on any number of hosts (one atomic script on Redis's clock), any limit.
+
+Sizing, from the configured ``limit`` (see :func:`tiktok_burst` and the functions below):
+
+* ``burst = floor(limit)`` (at least 1; ``MASIVO_TIKTOK_BURST`` may only lower it): the most
+  granted in any window, and the bucket's capacity. An idle brand may send one second of
+  budget at once, never more.
+* ``window_s = max(1, burst / limit) / (1 - headroom)``: slightly *longer* than a second (1.0101
+  s at the default 1 % headroom). That is the slack at TikTok's. Events granted in a window of
+  ``window_s`` reach TikTok in a window of one second only if the first request travelled
+  ``window_s - 1`` s (10 ms) longer than one sent up to a second later; shorter differences keep
+  every one-second window of arrivals within the limit. The earlier rule (our burst = TikTok's
+  less one request) kept one request of slack against a *token bucket* at TikTok's; under the
+  sliding reading a request's worth of slack would cost a request's share of every second (50 %
+  with requests of half the burst), so the slack is kept as time, and the headroom is its price:
+  at most ``burst / window_s = (1 - headroom) * limit`` per second on average, as before. Jitter
+  beyond that, or a TikTok that counts otherwise, meets the adaptive back-off below.
+* ``rate = (1 - headroom) * limit``: the bucket's refill, which matters after a 40100 (the
+  factor below) and spreads grants after an idle period.
+* ``request_size = min(batch_size, burst // 2)`` (at least 1): two requests fit a window, so two
+  workers send in parallel and a request never waits for a whole window to empty. 500 at
+  1,000/s (as before), 50 at 100/s, 2 at 5/s, 1 at 1/s, 1,000 (a full batch) from 2,000/s up.
+
+Over any interval of ``t`` seconds at most ``burst * ceil(t / window_s)`` events are granted,
+which is at most ``limit`` for every ``t <= 1``: checked by ``tests/worker/store/
+test_ratelimit_window.py`` (hypothesis, limits 1 to 10,000, many takers, simulated clock) and,
+end to end against the emulator, by ``tests/system/test_fair_rate.py``. The log holds one entry
+per grant inside the window: two or three with full requests, at most ``burst`` in theory.
+With ``window_s`` 0 (the default of :class:`TokenBucket`, for callers that want a plain bucket)
+the script is the bucket alone.
 
 Adaptive back-off: when TikTok answers 40100 (rate limited), :meth:`TokenBucket.penalize`
 empties the bucket and multiplies the *factor* by 0.5 (floor 5 %). The factor then climbs back
@@ -34,7 +74,8 @@ The Lua contract (``worker/lua/token_bucket.lua``)::
     ARGV[6]   penalty multiplier (0.5)      ARGV[7]  min factor (0.05)
     ARGV[8]   recovery per second (0.1)     ARGV[9]  penalty window (µs)
     ARGV[10]  now in µs, "" = Redis TIME (a simulated clock, for tests only)
-    returns   {granted, wait_s, tokens, factor} as strings
+    ARGV[11]  window in µs (0 = none): at most ``burst`` granted in any window this long
+    returns   {granted, wait_s, tokens, factor} as strings (tokens: grantable now)
 
 Idle buckets expire (PEXPIRE ``idle_ttl_s``, by default long enough to be full and fully
 recovered, which is exactly the state of a missing key): abandoned destinations leave nothing.
@@ -67,6 +108,7 @@ __all__ = [
     "request_size",
     "states",
     "tiktok_burst",
+    "window_s",
 ]
 
 
@@ -82,29 +124,43 @@ def refill_rate(limit: float, headroom: float) -> float:
 
 
 def tiktok_burst(limit: float, batch_size: int, burst: int | None = None) -> int:
-    """TikTok's burst as we assume it: ``burst``, else one second of budget, at least a batch."""
-    return burst or max(batch_size, int(limit))
+    """The most granted in any window: one second of budget, ``burst`` only to lower it.
+
+    ``batch_size`` no longer raises it (it used to be at least a batch: 1,000 events in one
+    second for a brand limited to 100/s). Unlimited (``limit <= 0``): a batch.
+    """
+    if limit <= 0:
+        return burst or batch_size
+    whole = max(1, int(limit))
+    return max(1, min(whole, burst)) if burst else whole
 
 
 def request_size(limit: float, batch_size: int, burst: int | None = None) -> int:
-    """Events per request: the batch size, or half of TikTok's burst when rate-limited."""
+    """Events per request: the batch size, or half of the burst when rate-limited (>= 1)."""
     if limit <= 0:
         return batch_size
     return max(1, min(batch_size, tiktok_burst(limit, batch_size, burst) // 2))
 
 
 def bucket_capacity(limit: float, batch_size: int, burst: int | None = None) -> int:
-    """Our bucket's capacity: TikTok's burst less one request, kept as slack.
+    """Our bucket's capacity, which is also the most granted in any window: the burst.
 
-    If our bucket could hold TikTok's whole burst, then right after we spent it TikTok's
-    bucket would be as empty as ours, and a request that overtook its predecessor by a
-    few milliseconds of network jitter would find it short: a 40100. Holding one request
-    back leaves TikTok half a second of slack at 1000 events/s, at any moment.
+    The slack at TikTok's is no longer one request held back from the capacity (that was
+    against a token bucket at TikTok's; see the module docstring) but the window being longer
+    than a second (:func:`window_s`). Always >= :func:`request_size`.
     """
-    assumed = tiktok_burst(limit, batch_size, burst)
+    return tiktok_burst(limit, batch_size, burst)
+
+
+def window_s(limit: float, headroom: float, burst: int) -> float:
+    """The sliding window in which at most ``burst`` events are granted (0 = unlimited).
+
+    ``max(1, burst / limit)`` seconds is when ``burst`` events are exactly the limit; dividing
+    by ``1 - headroom`` makes it a little longer: that much arrival jitter is tolerated.
+    """
     if limit <= 0:
-        return assumed  # unlimited: the bucket is never consulted
-    return max(1, assumed - request_size(limit, batch_size, burst))
+        return 0.0
+    return max(1.0, burst / limit) / (1.0 - headroom)
 
 
 def bucket_key(name: str) -> str:
@@ -140,6 +196,7 @@ class TokenBucket:
         recovery_per_s: float = RECOVERY_PER_S,
         penalty_window_s: float = PENALTY_WINDOW_S,
         idle_ttl_s: float | None = None,
+        window_s: float = 0.0,
     ) -> None:
         if rate < 0 or not math.isfinite(rate):
             raise ValueError(f"rate must be a finite number >= 0 (0 = unlimited), got {rate}")
@@ -156,12 +213,16 @@ class TokenBucket:
         self.min_factor = min_factor
         self.recovery_per_s = recovery_per_s
         self.penalty_window_s = penalty_window_s
+        if window_s < 0 or not math.isfinite(window_s):
+            raise ValueError(f"window_s must be a finite number >= 0, got {window_s}")
+        #: at most ``burst`` granted in any window this long (0 = the bucket alone)
+        self.window_s = float(window_s)
         if idle_ttl_s is None:
             # long enough to refill from empty at the lowest rate and to recover fully:
             # after that the stored state equals a missing key's, so expiring loses nothing
             slowest = burst / (self.rate * min_factor) if self.rate else 0.0
             idle_ttl_s = slowest + (1 - min_factor) / recovery_per_s + 60.0
-        self.idle_ttl_s = idle_ttl_s
+        self.idle_ttl_s = max(idle_ttl_s, self.window_s)  # the log must outlive its window
         # allowed under OOM: delivering is what frees a full Redis (worker.store.lua)
         self._script = Script(redis, "token_bucket", allow_oom=True)
 
@@ -212,6 +273,7 @@ class TokenBucket:
             repr(self.recovery_per_s),
             str(round(self.penalty_window_s * 1_000_000)),
             "" if now_us is None else str(int(now_us)),
+            str(round(self.window_s * 1_000_000)),
         ]
 
     def _run(self, op: str, n: int, now_us: int | None) -> tuple[float, float, float, float]:

@@ -19,6 +19,7 @@ from worker.store.ratelimit import (
     refill_rate,
     request_size,
     tiktok_burst,
+    window_s,
 )
 
 T0 = 1_700_000_000_000_000  # a simulated "now" in µs
@@ -213,22 +214,38 @@ def test_property_never_more_than_burst_plus_rate_times_elapsed(
     redis_client.delete(bucket.key)
 
 
-def test_rate_keeps_headroom_and_burst_holds_one_batch() -> None:
+def test_rate_keeps_headroom_and_burst_is_one_second_of_budget() -> None:
+    # issue 12: the burst used to be max(batch, rate) = 1000 here, so a brand limited to
+    # 200/s could get 500 events in one second; now no window holds more than the limit
     assert refill_rate(200, 0.01) == pytest.approx(198)
-    assert tiktok_burst(200, batch_size=1000) == 1000  # one full batch
-    assert request_size(200, batch_size=1000) == 500
-    assert bucket_capacity(200, batch_size=1000) == 500  # the other half is slack at TikTok
+    assert tiktok_burst(200, batch_size=1000) == 200
+    assert request_size(200, batch_size=1000) == 100  # two requests fit a window
+    assert bucket_capacity(200, batch_size=1000) == 200
+    assert window_s(200, 0.01, 200) == pytest.approx(1 / 0.99)  # the slack, as time
 
 
 def test_a_configured_burst_and_a_fast_limit_size_the_bucket() -> None:
     assert tiktok_burst(5000, batch_size=1000) == 5000  # one second of budget
     assert request_size(5000, batch_size=1000) == 1000
-    assert bucket_capacity(5000, batch_size=1000) == 4000
+    assert bucket_capacity(5000, batch_size=1000) == 5000
     assert tiktok_burst(5000, batch_size=1000, burst=300) == 300
     assert request_size(5000, batch_size=1000, burst=300) == 150
-    assert bucket_capacity(5000, batch_size=1000, burst=300) == 150
+    assert bucket_capacity(5000, batch_size=1000, burst=300) == 300
     assert request_size(10, batch_size=1000, burst=1) == 1  # never below one event
     assert bucket_capacity(10, batch_size=1000, burst=1) == 1
+    # a configured burst may lower the window's content, never raise it above the limit
+    assert bucket_capacity(100, batch_size=1000, burst=5000) == 100
+
+
+def test_small_and_fractional_limits_never_exceed_one_second_of_budget() -> None:
+    assert (bucket_capacity(1, 1000), request_size(1, 1000)) == (1, 1)
+    assert (bucket_capacity(5, 1000), request_size(5, 1000)) == (5, 2)
+    assert (bucket_capacity(2.5, 1000), request_size(2.5, 1000)) == (2, 1)
+    assert window_s(2.5, 0.0, 2) == pytest.approx(1.0)
+    # below one event per second: one event per 1/limit seconds
+    assert bucket_capacity(0.5, 1000) == 1
+    assert window_s(0.5, 0.0, 1) == pytest.approx(2.0)
+    assert window_s(0, 0.01, 1000) == 0  # unlimited: no window
 
 
 def test_without_a_rate_limit_requests_carry_full_batches() -> None:

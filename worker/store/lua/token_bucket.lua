@@ -14,10 +14,21 @@
 -- ARGV[9]  window_us: a penalty within this long of the previous one empties the bucket
 --          but does not cut the factor again (one burst of 40100s = one cut)
 -- ARGV[10] now_us: "" = redis.call('TIME'); an integer = simulated clock (tests only)
+-- ARGV[11] window_us: the sliding window of grants (absent, "" or 0 = none). With a window,
+--          the hash also keeps `log`, the grants of the last window_us ("<µs>:<n>," oldest
+--          first), and "take" grants only if the grants inside (now - window_us, now] plus n
+--          stay <= burst: whatever the grant sizes, takers and clock steps, no window of
+--          window_us holds more than burst tokens granted (worker/store/ratelimit.py says why
+--          a bucket alone cannot promise that). A grant is logged at now rounded *up* to the
+--          millisecond, merged with one logged in the same millisecond: at most ~1,000
+--          entries per second of window, whatever the grant sizes (typically 2-3: full
+--          requests), each counted at most 1 ms longer than exact. Entries from a clock that
+--          went backwards are counted as granted now (never fewer than time allows).
 --
 -- Returns {granted, wait_s, tokens, factor} (numbers as strings: Lua numbers would be
 -- truncated to integers on the way out). "take" grants n or 0; wait_s is the time until
--- n tokens are there at the current effective rate (0 when granted). "penalize" returns
+-- n tokens are there at the current effective rate and the window has room for n (0 when
+-- granted); tokens is what could be granted now (bucket and window). "penalize" returns
 -- granted = 0, wait_s = time to refill n tokens. "state" writes nothing.
 
 if redis.replicate_commands then pcall(redis.replicate_commands) end
@@ -32,6 +43,7 @@ local penalty = tonumber(ARGV[6])
 local min_factor = tonumber(ARGV[7])
 local recovery = tonumber(ARGV[8])
 local window_us = tonumber(ARGV[9])
+local slide_us = tonumber(ARGV[11] or '') or 0
 
 local now
 if ARGV[10] ~= nil and ARGV[10] ~= '' then
@@ -41,7 +53,7 @@ else
     now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
 
-local fields = redis.call('HMGET', key, 'tokens', 'ts', 'factor', 'pen')
+local fields = redis.call('HMGET', key, 'tokens', 'ts', 'factor', 'pen', 'log')
 local tokens = tonumber(fields[1]) or burst
 local ts = tonumber(fields[2]) or now
 local factor = tonumber(fields[3]) or 1
@@ -69,21 +81,55 @@ if factor < 1 then
 end
 tokens = math.min(burst, tokens + rate * integral)
 
+-- The sliding window: grants still inside (now - slide_us, now], oldest first.
+local QUANTUM = 1000  -- µs
+local stamp = math.ceil(now / QUANTUM) * QUANTUM
+local log_t, log_n, used = {}, {}, 0
+if slide_us > 0 and fields[5] then
+    for t, m in string.gmatch(fields[5], '(%d+):(%d+),') do
+        t, m = tonumber(t), tonumber(m)
+        if t > stamp then t = stamp end  -- clock went backwards: count it as granted now
+        if t > now - slide_us then
+            log_t[#log_t + 1], log_n[#log_n + 1], used = t, m, used + m
+        end
+    end
+end
+
 local function fmt(x) return string.format('%.17g', x) end
 
 local function save()
+    local entries = {}
+    for i = 1, #log_t do entries[i] = string.format('%.0f:%d,', log_t[i], log_n[i]) end
     redis.call('HSET', key, 'tokens', fmt(tokens), 'ts', fmt(now), 'factor', fmt(factor),
-        'pen', fmt(pen))
+        'pen', fmt(pen), 'log', table.concat(entries))
     redis.call('PEXPIRE', key, ttl_ms)
 end
 
+-- until the window has room for `want`: the oldest grants leave it first
+local function window_wait(want)
+    if slide_us <= 0 or used + want <= burst then return 0 end
+    local left = used
+    for i = 1, #log_t do
+        left = left - log_n[i]
+        if left + want <= burst then return (log_t[i] + slide_us - now) / 1000000 end
+    end
+    return slide_us / 1000000
+end
+
 local function wait_for(want)
-    if tokens >= want then return 0 end
-    return (want - tokens) / (rate * factor)
+    local w = window_wait(want)
+    if tokens >= want then return w end
+    return math.max(w, (want - tokens) / (rate * factor))
+end
+
+-- what could be granted now: the bucket's tokens, within the window's room
+local function available()
+    if slide_us <= 0 then return tokens end
+    return math.max(0, math.min(tokens, burst - used))
 end
 
 if op == 'state' then
-    return {'0', fmt(wait_for(n)), fmt(tokens), fmt(factor)}
+    return {'0', fmt(wait_for(n)), fmt(available()), fmt(factor)}
 end
 
 if op == 'penalize' then
@@ -93,16 +139,25 @@ if op == 'penalize' then
     pen = now
     tokens = 0
     save()
-    return {'0', fmt(wait_for(n)), fmt(tokens), fmt(factor)}
+    return {'0', fmt(wait_for(n)), fmt(available()), fmt(factor)}
 end
 
 -- take: all or nothing
 local granted = 0
-if tokens >= n then
+if tokens >= n and (slide_us <= 0 or used + n <= burst) then
     tokens = tokens - n
     granted = n
+    if slide_us > 0 then
+        local last = #log_t
+        if last > 0 and log_t[last] == stamp then
+            log_n[last] = log_n[last] + n
+        else
+            log_t[last + 1], log_n[last + 1] = stamp, n
+        end
+        used = used + n
+    end
 end
 save()
 local wait = 0
 if granted == 0 then wait = wait_for(n) end
-return {tostring(granted), fmt(wait), fmt(tokens), fmt(factor)}
+return {tostring(granted), fmt(wait), fmt(available()), fmt(factor)}
