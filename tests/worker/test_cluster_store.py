@@ -161,3 +161,25 @@ def test_a_master_killed_and_restarted_keeps_its_data_and_runs_scripts_again(
     drain(crt, "brand-b", clock)
     got = delivered(emulator, PIXEL_A)
     assert {f"before-{i}" for i in range(120)} | {f"after-{i}" for i in range(10)} <= got
+
+
+def test_the_memory_gauge_reads_the_fullest_master_and_skips_a_dead_one(
+    cluster_client: redis.Redis, redis_cluster: Any
+) -> None:
+    from worker.store.memory import MemoryGauge
+
+    ports = redis_cluster.ports
+    limits = {ports[0]: 0, ports[1]: 500 * 1024 * 1024, ports[2]: 100 * 1024 * 1024}
+    for port, limit in limits.items():
+        redis.Redis(port=port).config_set("maxmemory", str(limit))
+    try:
+        used, limit = MemoryGauge(cluster_client, ttl_s=0).read()
+        assert used > 0 and limit == 100 * 1024 * 1024  # the fullest, by share
+        redis_cluster.kill(2)
+        used, limit = MemoryGauge(cluster_client, ttl_s=0).read()
+        assert limit == 500 * 1024 * 1024  # the dead master is skipped
+    finally:
+        if redis_cluster.nodes[2].pid is None:
+            redis_cluster.restart(2)
+        for port in ports:
+            redis.Redis(port=port).config_set("maxmemory", "0")

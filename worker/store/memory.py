@@ -4,7 +4,8 @@ Producers stop at ``share`` of ``maxmemory`` (:class:`worker.producer.IntakeGuar
 which can grow what it moves (a transformed event carries hashes and TikTok's structure), stops
 claiming intake entries halfway between that share and the limit, so the last part is always
 left for what drains memory: flushes, their Celery messages, the retry schedule. With no
-``maxmemory`` configured every check passes.
+``maxmemory`` configured every check passes. On a Redis Cluster the reading is the fullest
+master's.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import time
 from typing import Any
 
 import redis
+
+from worker.store.connection import is_cluster
 
 __all__ = ["MemoryGauge"]
 
@@ -27,11 +30,37 @@ class MemoryGauge:
         """``(used_memory, maxmemory)`` in bytes; maxmemory 0 means no limit."""
         now = time.monotonic()
         if self._reading is None or now - self._reading[0] > self.ttl_s:
-            info: Any = self.r.info("memory")
-            self._reading = (now, int(info.get("used_memory", 0)), int(info.get("maxmemory", 0)))
+            if is_cluster(self.r):
+                used, limit = _fullest_master(self.r)
+            else:
+                info: Any = self.r.info("memory")
+                used, limit = int(info.get("used_memory", 0)), int(info.get("maxmemory", 0))
+            self._reading = (now, used, limit)
         return self._reading[1], self._reading[2]
 
     def above(self, share: float) -> bool:
         """Whether Redis uses more than ``share`` of its maxmemory (never, without a limit)."""
         used, limit = self.read()
         return bool(limit) and used > share * limit
+
+
+def _fullest_master(client: Any) -> tuple[int, int]:
+    """On a Redis Cluster: the reading of the master closest to its maxmemory (any master
+    may hold the next write), asked directly, so a master that is down is skipped at once
+    instead of being retried: its destinations fail on their own writes; the others go on."""
+    best: tuple[int, int] | None = None
+    for node in client.get_primaries():
+        try:
+            info: Any = node.redis_connection.info("memory")
+        except (redis.RedisError, OSError, AttributeError):
+            continue
+        reading = (int(info.get("used_memory", 0)), int(info.get("maxmemory", 0)))
+        if best is None or _fuller(reading, best):
+            best = reading
+    return best or (0, 0)
+
+
+def _fuller(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    if a[1] and b[1]:
+        return a[0] / a[1] > b[0] / b[1]
+    return bool(a[1]) or (not b[1] and a[0] > b[0])
