@@ -190,6 +190,8 @@ def _deliver(rt: Runtime, dest: Destination, box: Outbox, batch: Batch, probe: b
     except DeliveryError as exc:
         return _handle_failure(rt, dest, box, batch, exc, probe)
     box.forget(batch)
+    if box.release_retries(now):  # TikTok is back: retries waiting out an outage go now
+        rt.arm_flush(dest.id)
     names = Counter(i.name for i in batch.items)
     tally: dict[str, int | float] = {
         Field.DELIVERED: len(batch.items),

@@ -9,12 +9,15 @@ from pathlib import Path
 import pytest
 import redis
 
-from devstack.credentials import PIXEL_A, TOKEN_A, destination
+from devstack.credentials import TOKEN_A, destination
 from emulator import EmulatorServer
-from tests.worker.conftest import FakeClock, Recorder, write_destinations
+from tests.worker.conftest import PIXEL_A, FakeClock, Recorder, write_destinations
+from tests.worker.test_pipeline import view
 from worker.flush import Action, flush
+from worker.ingest import ingest
 from worker.runtime import Runtime
 from worker.settings import Settings
+from worker.store import counters
 from worker.store.outbox import Batch, Item, new_batch_id
 from worker.tiktok import TikTokClient
 
@@ -86,3 +89,97 @@ def test_a_scheduled_batch_bigger_than_the_burst_is_split_keeping_its_history(
     # and the parts go out within the bucket: two requests fill this second's window
     sent = [flush(slow_rt, "brand-slow").action for _ in range(3)]
     assert sent == [Action.DELIVERED, Action.DELIVERED, Action.NO_TOKENS]
+
+
+# -- a success releases the retries that waited out an outage ------------------------------
+
+
+def failed(kind: str, at: float, http_status: int | None = None) -> dict[str, object]:
+    """A batch header's ``last_error`` as ``worker.flush`` writes it."""
+    return {"kind": kind, "message": "m", "http_status": http_status, "code": None, "at": at}
+
+
+def test_a_success_releases_only_the_retries_an_outage_delayed(rt: Runtime) -> None:
+    now = rt.clock()
+    box = rt.outbox("brand-a")
+    cases = {
+        "server_error": (failed("retryable", now - 50, 503), True),
+        "bad_gateway": (failed("retryable", now - 50, 502), True),
+        "request_timeout": (failed("retryable", now - 50, 408), True),
+        "network": (failed("retryable", now - 50), True),
+        "timeout": (failed("timeout", now - 50), True),
+        # TikTok asked us to slow down: the bucket paces those, not a success
+        "rate_limited": (failed("rate_limited", now - 50, 200), False),
+        # another failure class: this success says nothing about it
+        "other_status": (failed("retryable", now - 50, 404), False),
+        "other_code": (failed("retryable", now - 50, 200), False),
+        # failed after the successful request was sent: no newer news than its failure
+        "after": (failed("retryable", now + 1, 503), False),
+        "no_error": (None, False),
+    }
+    ids = {}
+    for n, (name, (error, _)) in enumerate(cases.items()):
+        batch = Batch(
+            id=new_batch_id(now - 100 + n),
+            items=[item(n, now)],
+            attempts=3,
+            first_failure=now - 90,
+            last_error=error,
+        )
+        ids[name] = batch.id
+        box.reschedule(None, [(batch, now + 300)])
+    already_due = Batch(id=new_batch_id(now - 200), items=[item(99, now)], attempts=1)
+    box.reschedule(None, [(already_due, now - 5)])
+    assert box.release_retries(now) == 5
+    for name, (_, released) in cases.items():
+        assert box.due_at(ids[name]) == (now if released else now + 300), name
+        stored = box.load(ids[name])
+        assert stored is not None and (stored.attempts, stored.first_failure) == (3, now - 90)
+    assert box.due_at(already_due.id) == now - 5  # never pushed later
+    assert box.release_retries(now + 1) == 0  # released ones are due: nothing to do twice
+
+
+def test_after_an_outage_the_first_success_sends_the_delayed_batches_at_once(
+    rt: Runtime, emulator: EmulatorServer, clock: FakeClock
+) -> None:
+    """TikTok answers 503 to three batches (backoff: due seconds later); it comes back and a
+    new batch goes through; the three are due at once and go out, oldest first, attempts
+    kept, with no clock jump. Exhaustion still counts them: one more failure each would be
+    their second attempt, not a fresh start."""
+    ingest(rt, "brand-a", [view(i) for i in range(300)])
+    emulator.set_faults("503=1")
+    assert [flush(rt, "brand-a").action for _ in range(3)] == [Action.RETRY] * 3
+    box = rt.outbox("brand-a")
+    delayed = sorted(box.batch_ids())
+    assert len(delayed) == 3 and all((box.due_at(b) or 0) > clock() for b in delayed)
+    emulator.set_faults("")
+    ingest(rt, "brand-a", [view(i) for i in range(300, 350)])
+    assert flush(rt, "brand-a").action is Action.DELIVERED  # the new events: TikTok is back
+    assert all((box.due_at(b) or 0) <= clock() for b in delayed)
+    assert {b.attempts for b in (box.load(x) for x in delayed) if b} == {1}
+    before = len(emulator.events(pixel=PIXEL_A, limit=100_000))
+    assert [flush(rt, "brand-a").action for _ in range(3)] == [Action.DELIVERED] * 3
+    got = emulator.events(pixel=PIXEL_A, limit=100_000)[before:]
+    assert [e["event_id"] for e in got] == [f"evt-{i}" for i in range(300)]  # oldest first
+    assert box.batch_ids() == []
+    assert counters.read(rt.redis, "brand-a")["delivered"] == 350
+
+
+def test_a_released_batch_still_exhausts_at_max_attempts(
+    rt: Runtime, emulator: EmulatorServer
+) -> None:
+    now = rt.clock()
+    box = rt.outbox("brand-a")
+    last = Batch(
+        id=new_batch_id(now - 60),
+        items=[item(1, now)],
+        attempts=rt.settings.max_attempts - 1,
+        first_failure=now - 60,
+        last_error=failed("retryable", now - 10, 503),
+    )
+    box.reschedule(None, [(last, now + 200)])
+    assert box.release_retries(now) == 1
+    emulator.set_faults("503=1")
+    report = flush(rt, "brand-a")
+    assert report.action is Action.DEAD and report.detail == "retries exhausted"
+    assert counters.read(rt.redis, "brand-a")["dead_lettered:exhausted"] == 1

@@ -58,9 +58,9 @@ def test_destinations_in_one_rate_limit_group_share_one_bucket(tmp_path, redis_c
     a, b, c = (rt.bucket(s.destination(x)) for x in "abc")
     assert a is b
     assert a is not c
-    taken = a.take(500)
-    assert taken.granted == 500
-    assert b.take(500).granted == 0  # the group's budget is spent, whoever asks
+    taken = a.take(1000)  # one second of budget (issue 12: the burst is the limit)
+    assert taken.granted == 1000
+    assert b.take(1).granted == 0  # the group's budget is spent, whoever asks
 
 
 def test_the_python_producer_encodes_decimals_and_refuses_the_unencodable() -> None:

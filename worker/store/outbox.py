@@ -207,6 +207,7 @@ class Outbox:
         self._reschedule = Script(client, "outbox_reschedule", allow_oom=True)
         self._recover = Script(client, "outbox_recover", allow_oom=True)
         self._release = Script(client, "outbox_release", allow_oom=True)
+        self._release_retries = Script(client, "outbox_release_retries", allow_oom=True)
 
     # -- producing -------------------------------------------------------------------------
     def append(self, items: Sequence[Item], pipe: redis.client.Pipeline | None = None) -> None:
@@ -336,6 +337,14 @@ class Outbox:
     def release(self, batch_id: str, now: float) -> bool:
         """Give a leased batch back (shutdown): it becomes a retry due now, attempts unchanged."""
         return bool(self._release(keys=[self.k_leases, self.k_retry], args=[batch_id, now]))
+
+    def release_retries(self, sent_at: float, limit: int = 1000) -> int:
+        """A request sent at ``sent_at`` succeeded: batches that wait only because TikTok (or
+        the way to it) was down become due at ``sent_at``; how many. One atomic script; which
+        batches stay on their schedule, and why: ``lua/outbox_release_retries.lua``."""
+        return int(
+            self._release_retries(keys=[self.k_retry, self.k_batches], args=[sent_at, limit])
+        )
 
     def recover(self, now: float) -> int:
         """Expired leases (their worker died or hung) become retries due now."""
