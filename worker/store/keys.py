@@ -12,7 +12,9 @@ key                             type    holds
 ==============================  ======  ====================================================
 ``mtt:{d}:intake``              stream  raw chunks from producers (consumer group ``ingest``)
 ``mtt:{d}:outbox``              list    transformed events waiting, oldest at the head
-``mtt:{d}:batches``             hash    batch id -> batch (header line + one item per line)
+``mtt:{d}:batches``             hash    batch id -> batch (header line + one item per line,
+                                        or ``@`` + header when its items are in its list)
+``mtt:{d}:batch:<id>``          list    a claimed batch's items (:func:`batch_items`)
 ``mtt:{d}:leases``              zset    batch id -> lease deadline (in flight)
 ``mtt:{d}:retry``               zset    batch id -> when it may be tried again
 ``mtt:{d}:recoveries``          hash    batch id -> expired leases (crash-loop breaker)
@@ -101,6 +103,12 @@ def outbox(destination: str) -> str:
 
 def batches(destination: str) -> str:
     return dest_key(destination, "batches")
+
+
+def batch_items(destination: str, batch_id: str) -> str:
+    """The items of a batch claimed from the outbox, copied there inside Redis (no Lua string
+    per item): ``mtt:{d}:batch:<id>``, deleted when the batch is finished or rescheduled."""
+    return dest_key(destination, f"batch:{batch_id}")
 
 
 def leases(destination: str) -> str:

@@ -278,11 +278,9 @@ class Outbox:
             args=[max_items, batch_id, now + lease_s, LISTED + Batch.header(created=now)],
             client=pipe,
         )
-        pipe.lrange(k_items, 0, -1)
-        moved, raw_items = pipe.execute()
         if not moved:
             return None
-        items = [Item.loads(x) for x in raw_items]
+        items = [Item.loads(x) for x in self.r.lrange(k_items, 0, -1)]
         return Batch(id=batch_id, items=items, created=now)
 
     def claim_retry(self, batch_id: str, lease_s: float, now: float) -> Batch | None:
@@ -292,9 +290,10 @@ class Outbox:
             args=[batch_id, now + lease_s],
             client=pipe,
         )
-        pipe.lrange(keys.batch_items(self.destination, batch_id), 0, -1)
-        raw, listed = pipe.execute()
-        return Batch.loads(batch_id, raw, listed) if raw else None
+        if not raw:
+            return None
+        listed = self.r.lrange(keys.batch_items(self.destination, batch_id), 0, -1)
+        return Batch.loads(batch_id, raw, listed if raw[:1] == LISTED else ())
 
     # -- finishing -------------------------------------------------------------------------
     def forget(self, batch: Batch) -> bool:

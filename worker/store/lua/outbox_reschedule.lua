@@ -1,4 +1,5 @@
--- KEYS[1] batches, KEYS[2] leases, KEYS[3] retry, KEYS[4] recoveries, KEYS[5] backlog hash
+-- KEYS[1] batches, KEYS[2] leases, KEYS[3] retry, KEYS[4] recoveries, KEYS[5] backlog hash,
+-- KEYS[6] the old batch's item list (deleted with it: new batches hold their items inline)
 -- ARGV[1] old batch id (or ''), ARGV[2] its items as stored, then quads (new id, new batch
 -- bytes, due, its items).
 -- Replaces a batch by zero or more scheduled batches (retry, bisection). Does nothing and
@@ -11,6 +12,7 @@ if ARGV[1] ~= '' then
   redis.call('ZREM', KEYS[2], ARGV[1])
   redis.call('ZREM', KEYS[3], ARGV[1])
   redis.call('HDEL', KEYS[4], ARGV[1])
+  redis.call('DEL', KEYS[6])
 end
 for i = 3, #ARGV, 4 do
   delta = delta + tonumber(ARGV[i + 3])
