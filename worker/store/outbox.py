@@ -272,8 +272,7 @@ class Outbox:
         (the claim script, then its list read; nobody else touches a batch while leased)."""
         batch_id = new_batch_id(now)
         k_items = keys.batch_items(self.destination, batch_id)
-        pipe = self.r.pipeline(transaction=False)
-        self._claim_new(
+        moved = self._claim_new(
             keys=[self.k_outbox, self.k_batches, self.k_leases, self.k_backlog, k_items],
             args=[max_items, batch_id, now + lease_s, LISTED + Batch.header(created=now)],
             client=pipe,
@@ -284,11 +283,8 @@ class Outbox:
         return Batch(id=batch_id, items=items, created=now)
 
     def claim_retry(self, batch_id: str, lease_s: float, now: float) -> Batch | None:
-        pipe = self.r.pipeline(transaction=False)
-        self._claim_retry(
-            keys=[self.k_retry, self.k_leases, self.k_batches],
-            args=[batch_id, now + lease_s],
-            client=pipe,
+        raw = self._claim_retry(
+            keys=[self.k_retry, self.k_leases, self.k_batches], args=[batch_id, now + lease_s]
         )
         if not raw:
             return None
