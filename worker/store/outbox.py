@@ -268,14 +268,14 @@ class Outbox:
 
     # -- claiming --------------------------------------------------------------------------
     def claim_new(self, max_items: int, lease_s: float, now: float) -> Batch | None:
-        """Up to ``max_items`` from the outbox's head as a new leased batch; one round trip
-        (the claim script, then its list read; nobody else touches a batch while leased)."""
+        """Up to ``max_items`` from the outbox's head as a new leased batch: the claim script,
+        then a read of the batch's list (nobody else touches a batch while it is leased; two
+        round trips, as a cluster pipeline cannot carry a script)."""
         batch_id = new_batch_id(now)
         k_items = keys.batch_items(self.destination, batch_id)
         moved = self._claim_new(
             keys=[self.k_outbox, self.k_batches, self.k_leases, self.k_backlog, k_items],
             args=[max_items, batch_id, now + lease_s, LISTED + Batch.header(created=now)],
-            client=pipe,
         )
         if not moved:
             return None
