@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import kombu
+import orjson
 import pytest
 import redis
 
@@ -250,6 +251,14 @@ def test_pipeline_on_a_cluster_with_a_master_killed_loses_nothing(
             results = [books(r, emulator, b, ids) for b, ids in ledger.acknowledged.items()]
             print("cluster books:", [asdict(x) for x in results], "producer retries:",
                   ledger.redis_errors)  # fmt: skip
+            path = os.environ.get("MASIVO_TIKTOK_CHAOS_REPORT")
+            if path:
+                with open(path, "ab") as f:
+                    f.write(orjson.dumps({
+                        "scenario": f"cluster-kill9-broker-{broker_kind}", "events": EVENTS,
+                        "crashes": len(victims), "producer_retries": ledger.redis_errors,
+                        "books": [asdict(x) for x in results],
+                    }) + b"\n")  # fmt: skip
             for x in results:
                 assert x.acknowledged == EVENTS, x
                 assert x.lost == 0 and x.balanced, x
