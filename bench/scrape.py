@@ -19,7 +19,7 @@ Measured in the same run:
   ``generate_latest``. ``dlq stats``: :func:`cli.dlq.filtered_stats` without filters (the
   command minus process start-up).
 * **before** - the first release's O(entries) path: the same scrape with the DLQ's numbers
-  counted in Python from the whole stream (:meth:`DeadLetterStore._scan_raw`), and
+  counted in Python from the whole stream (:meth:`DeadLetterStore.iter_raw`), and
   ``dlq stats`` counted the same way.
 
 Reported: median, best and max milliseconds per scrape, bytes Redis sent per scrape (``INFO stats``
@@ -165,7 +165,7 @@ def fill(rt: Runtime, ids: list[str], entries: int) -> float:
 def scan_counts(store: DeadLetterStore) -> dict[tuple[str, str, str], int]:
     """The first release's way: every entry read and counted in Python."""
     out: dict[tuple[str, str, str], int] = {}
-    for _, raw in store._scan_raw(None):
+    for _, raw in store.iter_raw():
         key = (str(raw.get("destination")), str(raw.get("category")), str(raw.get("reason")))
         out[key] = out.get(key, 0) + 1
     return out
@@ -175,7 +175,7 @@ def scan_stats(store: DeadLetterStore) -> dict[str, Any]:
     """The first release's ``dlq stats``: one pass over the whole stream."""
     by: dict[str, dict[str, int]] = {"destination": {}, "reason": {}, "category": {}}
     size, first, last = 0, None, None
-    for entry_id, raw in store._scan_raw(None):
+    for entry_id, raw in store.iter_raw():
         size += 1
         first = first or entry_id
         last = entry_id

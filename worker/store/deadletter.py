@@ -17,10 +17,9 @@ written, so an upgrade loses nothing and it drains away (or ``masivo-tiktok dlq 
 moves it into the per-destination streams; needed before moving the data to a Redis Cluster,
 where the legacy keys are not read).
 
-Each entry has two fields: ``d``, the :class:`DeadLetter` as JSON (orjson), and ``k``, its
-count field ``destination|category|reason``. The scripts that add (``lua/dlq_add.lua``), trim
-and delete (``lua/dlq_delete.lua``) entries keep the counts exact, so ``stats``, ``status``
-and a metrics scrape read one hash per destination instead of the streams.
+Entry fields: ``d``, the :class:`DeadLetter` as JSON, and ``k``, its count field
+``destination|category|reason``; the add, trim and delete scripts keep the counts exact, so
+``stats``, ``status`` and a scrape read one hash per destination (in one round trip).
 
 The bound (``dlq_max_entries``) is exact and **per destination**: the add script deletes the
 destination's oldest entries beyond it and subtracts them from the counts (rq's failed job
@@ -276,8 +275,14 @@ class DeadLetterStore:
         """Entries by (destination, category, reason): one HGETALL per stream, whatever the
         streams' sizes."""
         out: dict[tuple[str, str, str], int] = {}
-        for stream in self.streams():
-            for field, value in stream.counts_raw().items():
+        streams = self.streams()
+        for stream in streams:
+            stream.ensure_counts()
+        pipe = self.redis.pipeline(transaction=False)  # one round trip (per node, on a cluster)
+        for stream in streams:
+            pipe.hgetall(stream.k_counts)
+        for found in pipe.execute() if streams else []:
+            for field, value in found.items():
                 parts = text(field).split("|", 2)
                 if len(parts) == 3 and int(value) > 0:
                     k = (parts[0], parts[1], parts[2])
@@ -298,9 +303,13 @@ class DeadLetterStore:
             by_reason[reason] = by_reason.get(reason, 0) + n
             by_cat[cat] = by_cat.get(cat, 0) + n
         oldest = newest = None
-        for stream in self.streams():
-            first: Any = self.redis.xrange(stream.key, count=1)
-            last: Any = self.redis.xrevrange(stream.key, count=1)
+        streams = self.streams()
+        pipe = self.redis.pipeline(transaction=False)
+        for stream in streams:
+            pipe.xrange(stream.key, count=1)
+            pipe.xrevrange(stream.key, count=1)
+        ends: Any = pipe.execute() if streams else []
+        for first, last in zip(ends[::2], ends[1::2], strict=True):
             if first:
                 t = entry_time(text(first[0][0]))
                 oldest = t if oldest is None else min(oldest, t)
