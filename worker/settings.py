@@ -274,7 +274,7 @@ class Settings(BaseSettings):
     http_timeout_s: float = env("MASIVO_TIKTOK_HTTP_TIMEOUT", 10.0, gt=0)
     """read timeout of a TikTok request"""
     dlq_max_entries: int = env("MASIVO_TIKTOK_DLQ_MAX", 100_000, ge=100)
-    """the dead-letter stream is trimmed to about this many entries"""
+    """each destination's dead-letter stream holds at most this many entries (oldest go)"""
     auth_probe_s: float = env("MASIVO_TIKTOK_AUTH_PROBE", 60.0, gt=0)
     """how often a paused destination's token is probed"""
     dlq_replay_s: float = env("MASIVO_TIKTOK_DLQ_REPLAY", 600.0, gt=0)
