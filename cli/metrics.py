@@ -43,6 +43,7 @@ from worker.store.counters import REQUEST_OUTCOMES
 from worker.store.pause import PauseKind
 
 if TYPE_CHECKING:
+    from cli.broker_queues import BrokerQueues
     from worker.runtime import Runtime
 
 __all__ = [
@@ -109,6 +110,8 @@ class DomainCollector(Collector):
     def __init__(self, runtime_factory: Callable[[], Any]) -> None:
         self._runtime_factory = runtime_factory
         self._was_up = True
+        self._broker_was_up = True
+        self._queues: BrokerQueues | None = None
         self._version = _version()
 
     def collect(self) -> Iterator[Metric]:
@@ -146,20 +149,44 @@ class DomainCollector(Collector):
         yield from self._state(report)
         yield from self._dlq(report)
         yield from self._quality(report)
-        queue = GaugeMetricFamily(
-            f"{PREFIX}_celery_queue_length", "Messages waiting in a Celery queue", labels=["queue"]
-        )
-        pipe = rt.redis.pipeline(transaction=False)
-        for name in QUEUES:
-            pipe.llen(name)
-        for name, length in zip(QUEUES, pipe.execute(), strict=True):
-            queue.add_metric([name], float(length))
-        yield queue
+        yield from self._broker(rt)
         yield GaugeMetricFamily(
             f"{PREFIX}_workers_alive",
             "Workers with a fresh heartbeat",
             value=float(len(live_workers(rt.redis))),
         )
+
+    def _broker(self, rt: Runtime) -> Iterator[Metric]:
+        """Queue lengths from the broker (CELERY_BROKER_URL, maybe apart from the data Redis);
+        a broker that does not answer leaves them out and says ``broker_up 0``."""
+        from cli.broker_queues import BrokerQueues
+
+        if self._queues is None or self._queues.url != rt.settings.celery_broker_url:
+            self._queues = BrokerQueues(rt.settings, rt.redis)
+        try:
+            lengths = self._queues.lengths(QUEUES)
+        except Exception as exc:  # any broker, any client: the scrape answers anyway
+            if self._broker_was_up:
+                log.warning("metrics: cannot read the broker's queues (%s)", type(exc).__name__)
+            self._broker_was_up = False
+            lengths = None
+        else:
+            self._broker_was_up = True
+        yield GaugeMetricFamily(
+            f"{PREFIX}_broker_up",
+            "1 when the last scrape read the broker's queue lengths, else 0",
+            value=1.0 if lengths is not None else 0.0,
+        )
+        if lengths is not None:
+            queue = GaugeMetricFamily(
+                f"{PREFIX}_celery_queue_length",
+                "Messages waiting in a Celery queue (doorbells and flushes, coalesced per "
+                "destination)",
+                labels=["queue"],
+            )
+            for name, length in lengths.items():
+                queue.add_metric([name], float(length))
+            yield queue
 
     def _counters(self, report: dict[str, dict[str, Any]]) -> Iterator[Metric]:
         plain = {
