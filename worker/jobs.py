@@ -103,7 +103,10 @@ def expire(rt: Runtime, full: bool | None = None) -> dict[str, int]:
     queued events of the active destinations, dead letters of those that have some."""
     now = rt.clock()
     queued = _options(rt, _destinations(rt, full))
-    dropped = _expire_dlq(rt, _options(rt, registry.dlq_destinations(rt.redis)), now)
+    with_dlq = registry.dlq_destinations(rt.redis)
+    if any(stream.destination is None for stream in rt.dlq.streams()):
+        with_dlq += list(rt.settings.destinations)  # the legacy stream: anyone's entries
+    dropped = _expire_dlq(rt, _options(rt, with_dlq), now)
     for d in set(queued) | set(dropped):
         opts = queued.get(d)
         n = dropped.get(d, 0) + (_expire_queued(rt, d, opts, now) if opts else 0)
