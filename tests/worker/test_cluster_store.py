@@ -183,3 +183,28 @@ def test_the_memory_gauge_reads_the_fullest_master_and_skips_a_dead_one(
             redis_cluster.restart(2)
         for port in ports:
             redis.Redis(port=port).config_set("maxmemory", "0")
+
+
+def test_status_reads_every_destination_and_bucket_on_the_cluster(crt: Runtime) -> None:
+    """``status`` (and the exporter) pipeline reads of many destinations and a script per
+    bucket across the masters: a cluster pipeline carries scripts by EVAL."""
+    from cli.status import status
+    from worker.store import ratelimit
+
+    ingest(crt, "brand-a", [view(i) for i in range(3)])
+    crt.dlq.add(
+        [
+            DeadLetter(
+                destination="brand-b",
+                reason="server_error",
+                category=Category.EXHAUSTED,
+                first_failure=time.time(),
+                last_failure=time.time(),
+            )
+        ]
+    )
+    report = status(crt)
+    assert report["brand-a"]["state"]["outbox"] == 3
+    assert report["brand-b"]["state"]["dlq"] == 1
+    buckets = [crt.bucket(crt.settings.destination(d)) for d in ("brand-limited", "brand-a")]
+    assert len(ratelimit.states(crt.redis, buckets)) == 2

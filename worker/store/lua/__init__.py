@@ -72,8 +72,8 @@ class Script:
         on every master, fails while any master is down. A cluster pipeline cannot recover
         from ``NOSCRIPT`` at execution, so in a pipeline the script always goes by ``EVAL``."""
         source = self._registered.script
-        if is_pipeline(client):
-            return client.eval(source, len(keys), *keys, *args)
+        if is_pipeline(client):  # (ClusterPipeline.eval is a stub: the command itself)
+            return client.execute_command("EVAL", source, len(keys), *keys, *args)
         target = client if client is not None else self.client
         try:
             return target.evalsha(self._registered.sha, len(keys), *keys, *args)
