@@ -18,7 +18,7 @@ competing with the workers for the machine's cores as a real producer would. One
    inside scripts and the broker's included) and bytes per event waiting in an outbox
    (``MEMORY USAGE``).
 2. **Rate-limit precision** - 4 worker processes (two ``-c 2``), one destination, a budget of
-   1000 events/s (``TIKTOK_RATE_LIMIT=1000``, emulator limit 1000, burst 1000), N events
+   1000 events/s (``TIKTOK_RATE_LIMIT=1000``, the emulator at 1000 in any sliding second), N events
    enqueued at once, with the default headroom (1 %) and with none. Steady-state rate =
    (events - initial burst) / time from the first to the last accepted request (the refill).
    Goals: >= 97 % of the budget, no calendar second above budget + burst, no 40100. The run
@@ -441,7 +441,7 @@ def rate_precision(stack: Stack, n: int, headroom: str) -> None:
         # A token bucket grants at most (what it held at the start) + rate * t over t seconds;
         # with the bucket kept empty, (events - the initial burst) / (last - first) is the
         # refill rate achieved. The initial burst is what arrived with the first request(s):
-        # our bucket holds TikTok's burst less one request (docs/architecture.md).
+        # one second of budget, two requests (docs/architecture.md, "Rate limiting").
         span = times[-1] - times[0]
         initial = sum(1 for t in times if t - times[0] < 0.05)
         steady = (len(times) - initial) / span if span > 0 else math.nan
