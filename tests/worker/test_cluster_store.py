@@ -208,3 +208,14 @@ def test_status_reads_every_destination_and_bucket_on_the_cluster(crt: Runtime) 
     assert report["brand-b"]["state"]["dlq"] == 1
     buckets = [crt.bucket(crt.settings.destination(d)) for d in ("brand-limited", "brand-a")]
     assert len(ratelimit.states(crt.redis, buckets)) == 2
+
+
+def test_a_metrics_scrape_works_on_the_cluster(crt: Runtime) -> None:
+    from prometheus_client import generate_latest
+
+    from cli.metrics import registry_for
+
+    ingest(crt, "brand-a", [view(i) for i in range(2)])
+    text = generate_latest(registry_for(lambda: crt)).decode()
+    assert "masivo_tiktok_redis_up 1.0" in text
+    assert 'masivo_tiktok_events_queued_total{destination="brand-a"} 2.0' in text
