@@ -113,3 +113,12 @@ def test_an_earlier_version_cannot_take_a_listed_batch_for_empty() -> None:
     batch of no events, which it would have forgotten as delivered."""
     with pytest.raises(orjson.JSONDecodeError):
         orjson.loads((LISTED + Batch.header(created=1.0)).split(b"\n")[0])
+
+
+def test_loads_many_is_loads_item_by_item() -> None:
+    lines = [*encode_items(_events(7), 1.25), b"", *encode_items(_events(3), 2.5)]
+    one = [Item.loads(x) for x in lines if x]
+    many = Item.loads_many(lines)
+    assert [(i.raw, i.enqueued_at, i.event_time, i.name) for i in many] == [
+        (i.raw, i.enqueued_at, i.event_time, i.name) for i in one
+    ]
