@@ -61,7 +61,7 @@ def parse_issued_at(value: object) -> int | None:
     if not isinstance(value, str):
         return None
     text = value.strip()
-    if _NUMERIC.fullmatch(text):
+    if "-" not in text and _NUMERIC.fullmatch(text):  # ISO dates have "-": skip the regex
         return _from_number(float(text))
     return _from_iso(text)
 

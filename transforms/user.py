@@ -228,7 +228,7 @@ def _address(customer: dict[str, object], user: dict[str, Any]) -> None:
 def _ttclid_from_url(url: str | None) -> str | None:
     """``ttclid`` from the landing URL's query string (a regex: ``urlsplit`` + ``parse_qs``
     cost a fifth of the whole transform)."""
-    if url is None:
+    if url is None or "ttclid=" not in url:  # most URLs have none: skip the regex
         return None
     match = _TTCLID.search(url.partition("#")[0] if "#" in url else url)
     if match is None:
