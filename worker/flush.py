@@ -157,7 +157,7 @@ def _pick_work(
     depth = box.depth()
     if depth == 0:
         if nxt is not None and nxt[1] - now <= MAX_ARM_COUNTDOWN_S:
-            rt.arm_flush(box.destination, nxt[1] - now)
+            rt.arm_flush(box.destination, nxt[1] - now, sooner=True)
         return FlushReport(Action.IDLE)
     size = min(depth, batch_size)
     if size < batch_size and batch_size > 1:
@@ -191,7 +191,7 @@ def _deliver(rt: Runtime, dest: Destination, box: Outbox, batch: Batch, probe: b
         return _handle_failure(rt, dest, box, batch, exc, probe)
     box.forget(batch)
     if box.release_retries(now):  # TikTok is back: retries waiting out an outage go now
-        rt.arm_flush(dest.id)
+        rt.arm_flush(dest.id, sooner=True)
     names = Counter(i.name for i in batch.items)
     tally: dict[str, int | float] = {
         Field.DELIVERED: len(batch.items),
@@ -304,7 +304,7 @@ def _retry_later(
     box.reschedule(batch, [(batch, now + delay)])
     counters.incr(rt.redis, dest.id, {Field.RETRIED: len(batch.items)})
     if delay <= MAX_ARM_COUNTDOWN_S:
-        rt.arm_flush(dest.id, delay)
+        rt.arm_flush(dest.id, delay, sooner=True)
     return FlushReport(Action.RETRY, events=len(batch.items), wait_s=delay, detail=exc.kind)
 
 

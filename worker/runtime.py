@@ -184,15 +184,18 @@ class Runtime:
         """Forget that a flush is armed: the next :meth:`arm_flush` schedules one for sure."""
         self.flags.disarm(destination)
 
-    def arm_flush(self, destination: str, countdown: float = 0.0) -> bool:
+    def arm_flush(self, destination: str, countdown: float = 0.0, *, sooner: bool = False) -> bool:
         """Ask for one flush of ``destination``; coalesces requests while one is pending.
 
         The flush deletes the flag before it reads the outbox, so an event appended after
         that moment arms a new flush and nothing is stranded. The flag's TTL is a safety net
         should a scheduled flush be lost; beat's recovery re-arms every destination anyway.
+        With ``sooner`` (scheduled retries), a flush pending for later does not hold this
+        earlier one back: a retry due in 1 s must not wait for a flush armed 25 s out.
         """
         ttl_ms = int((countdown + 30.0) * 1000)
-        if self.flags.arm(destination, ttl_ms):
+        due_ms = int((self.clock() + max(0.0, countdown)) * 1000)
+        if self.flags.arm(destination, ttl_ms, due_ms, sooner=sooner):
             self.schedule_flush(destination, max(0.0, countdown))
             return True
         return False

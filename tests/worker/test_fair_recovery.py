@@ -183,3 +183,18 @@ def test_a_released_batch_still_exhausts_at_max_attempts(
     report = flush(rt, "brand-a")
     assert report.action is Action.DEAD and report.detail == "retries exhausted"
     assert counters.read(rt.redis, "brand-a")["dead_lettered:exhausted"] == 1
+
+
+def test_a_retry_due_sooner_is_not_held_back_by_a_flush_armed_for_later(rt: Runtime) -> None:
+    """The bench found it: a batch due 1 s after the outage waited ~9 s for a flush armed
+    earlier for a later retry (one pending flush per destination). A sooner retry now
+    schedules its own; everything else still coalesces."""
+    recorder = rt.schedule_flush
+    assert isinstance(recorder, Recorder)
+    rt.disarm_flush("brand-a")
+    assert rt.arm_flush("brand-a", 25.0, sooner=True)
+    assert not rt.arm_flush("brand-a", 30.0, sooner=True)  # later: the pending one will do
+    assert not rt.arm_flush("brand-a", 0.0)  # plain requests coalesce as before
+    assert rt.arm_flush("brand-a", 1.0, sooner=True)  # sooner: scheduled too
+    assert not rt.arm_flush("brand-a", 2.0, sooner=True)
+    assert [c for _, c in recorder.calls] == [25.0, 1.0]

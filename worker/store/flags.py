@@ -17,12 +17,20 @@ class Flags:
         self.r = client
         self._set = Script(client, "flag_set", allow_oom=True)
 
-    def _raise(self, key: str, ttl_ms: int) -> bool:
-        return bool(self._set(keys=[key], args=[ttl_ms]))
+    def _raise(
+        self, key: str, ttl_ms: int, due_ms: int | None = None, sooner: bool = False
+    ) -> bool:
+        args: list[object] = [ttl_ms]
+        if due_ms is not None:
+            args += [due_ms, "sooner" if sooner else ""]
+        return bool(self._set(keys=[key], args=args))
 
-    def arm(self, destination: str, ttl_ms: int) -> bool:
-        """Mark a flush of ``destination`` as scheduled; False if one already is."""
-        return self._raise(keys.armed(destination), ttl_ms)
+    def arm(
+        self, destination: str, ttl_ms: int, due_ms: int | None = None, *, sooner: bool = False
+    ) -> bool:
+        """Mark a flush of ``destination``, due at ``due_ms`` (unix ms), as scheduled; False if
+        one already is -- with ``sooner``, only if that one is due no later."""
+        return self._raise(keys.armed(destination), ttl_ms, due_ms, sooner)
 
     def disarm(self, destination: str) -> None:
         self.r.delete(keys.armed(destination))
