@@ -301,7 +301,8 @@ class Outbox:
         )
         if not moved:
             return None
-        items = Item.loads_many(self.r.lrange(k_items, 0, -1))
+        listed: Any = self.r.lrange(k_items, 0, -1)
+        items = Item.loads_many(listed)
         return Batch(id=batch_id, items=items, created=now)
 
     def claim_retry(self, batch_id: str, lease_s: float, now: float) -> Batch | None:
@@ -310,7 +311,7 @@ class Outbox:
         )
         if not raw:
             return None
-        listed = self.r.lrange(keys.batch_items(self.destination, batch_id), 0, -1)
+        listed: Any = self.r.lrange(keys.batch_items(self.destination, batch_id), 0, -1)
         return Batch.loads(batch_id, raw, listed if raw[:1] == LISTED else ())
 
     # -- finishing -------------------------------------------------------------------------
