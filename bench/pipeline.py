@@ -18,12 +18,13 @@ competing with the workers for the machine's cores as a real producer would. One
    inside scripts and the broker's included) and bytes per event waiting in an outbox
    (``MEMORY USAGE``).
 2. **Rate-limit precision** - 4 worker processes (two ``-c 2``), one destination, a budget of
-   1000 events/s (``TIKTOK_RATE_LIMIT=1000``, the emulator at 1000 in any sliding second), N events
-   enqueued at once, with the default headroom (1 %) and with none. Steady-state rate =
+   1000 events/s (``TIKTOK_RATE_LIMIT=1000``, the emulator at 1000 in any sliding second), N
+   events enqueued at once, with the default headroom (1 %) and with none. Steady-state rate =
    (events - initial burst) / time from the first to the last accepted request (the refill).
-   Goals: >= 97 % of the budget, no calendar second above budget + burst, no 40100. The run
-   without headroom is for comparison: the slack our bucket keeps at TikTok's (one request,
-   docs/architecture.md) is what prevents 40100s; the headroom only covers clock drift.
+   Goals: >= 97 % of the budget, no sliding second above the budget (issue 12; the calendar
+   second, shown too, was held to budget + burst before), no 40100. The run without headroom
+   is for comparison: our window is then exactly one second, with no slack for arrival jitter
+   (docs/architecture.md, "Rate limiting"): a 40100 may happen there.
 3. **Latency** - 200 events/s in chunks of 5 (one ``enqueue`` call each, paced) for ~20 s;
    latency = emulator ``received_at`` - time the bench called ``enqueue`` for that event.
    Goal: p99 <= linger + 500 ms (default linger 0.5 s).
@@ -474,7 +475,13 @@ def rate_precision(stack: Stack, n: int, headroom: str) -> None:
             f"<= {budget + burst:,}",
             second_max <= budget + burst,
         )
-        report("ratelimit", f"[{label}] max events in any 1 s window", f"{window_max:,}", "", None)
+        report(
+            "ratelimit",
+            f"[{label}] max events in any 1 s window",
+            f"{window_max:,}",
+            f"<= {budget:,}",
+            window_max <= budget,
+        )
         report("ratelimit", f"[{label}] 40100 answers", f"{r40100}", "0", r40100 == 0)
         report(
             "ratelimit",

@@ -54,7 +54,8 @@ Over any interval of ``t`` seconds at most ``burst * ceil(t / window_s)`` events
 which is at most ``limit`` for every ``t <= 1``: checked by ``tests/worker/store/
 test_ratelimit_window.py`` (hypothesis, limits 1 to 10,000, many takers, simulated clock) and,
 end to end against the emulator, by ``tests/system/test_fair_rate.py``. The log holds one entry
-per grant inside the window: two or three with full requests, at most ``burst`` in theory.
+per grant inside the window: two or three with full requests, in theory at most ``burst`` or
+about 1,000 (grants of the same millisecond share one entry, counted as granted at its end).
 With ``window_s`` 0 (the default of :class:`TokenBucket`, for callers that want a plain bucket)
 the script is the bucket alone.
 
@@ -67,7 +68,8 @@ one burst of 40100s from parallel requests is one signal, not ten.
 
 The Lua contract (``worker/lua/token_bucket.lua``)::
 
-    KEYS[1]   mtt:{<name>}:bucket   hash: tokens, ts (µs), factor, pen (µs of last penalty)
+    KEYS[1]   mtt:{<name>}:bucket   hash: tokens, ts (µs), factor, pen (µs of last penalty),
+                                    log (the window's grants, "<µs>:<n>," oldest first)
     ARGV[1]   "take" | "penalize" | "state"
     ARGV[2]   rate (tokens/s, > 0)          ARGV[3]  burst (capacity)
     ARGV[4]   n (tokens wanted)             ARGV[5]  ttl_ms (PEXPIRE after each write)
