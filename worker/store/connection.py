@@ -145,6 +145,36 @@ RedisUrl = Annotated[str | None, AfterValidator(check_redis_url)]
 BrokerUrl = Annotated[str | None, AfterValidator(check_broker_url)]
 
 
+class _ClusterClient(RedisCluster):
+    """redis-py's cluster client, resolving the keys of commands whose keys move (``XREADGROUP``,
+    ``XREAD``: the ingest claim) without asking a server.
+
+    redis-py asks its *default node* (``COMMAND GETKEYS``) for them, before and outside its
+    retry loop: with that node's master down, every claim of every destination failed, not only
+    those of the dead master's slots (found by tests/worker/test_cluster_store.py). Any other
+    such command falls back to another node when the default one does not answer.
+    """
+
+    def _get_command_keys(self, *args: Any) -> Any:
+        name = _word(args[0]) if args else ""
+        if name in ("XREADGROUP", "XREAD"):
+            words = [_word(a) for a in args]
+            if "STREAMS" in words:
+                rest = args[words.index("STREAMS") + 1 :]
+                return list(rest[: len(rest) // 2])
+        try:
+            return super()._get_command_keys(*args)  # type: ignore[no-untyped-call]
+        except (redis.ConnectionError, redis.TimeoutError):
+            self.replace_default_node()
+            return super()._get_command_keys(*args)  # type: ignore[no-untyped-call]
+
+
+def _word(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("latin-1").upper()
+    return str(value).upper()
+
+
 def connect(url: str, **options: Any) -> redis.Redis:
     """A data Redis client for ``url`` (see the module's URL forms).
 
@@ -154,7 +184,7 @@ def connect(url: str, **options: Any) -> redis.Redis:
     if not is_cluster_url(url):
         return redis.Redis.from_url(url, **options)
     spec = parse_cluster_url(url)
-    client = RedisCluster(
+    client = _ClusterClient(
         startup_nodes=[ClusterNode(host, port) for host, port in spec.nodes],  # type: ignore[no-untyped-call]
         username=spec.username,
         password=spec.password,
