@@ -303,8 +303,8 @@ def stats(
     return 0
 
 
-@dlq.command(short_help="Move the pre-1.x global dead-letter stream into per-destination ones.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@dlq.command(short_help="Move the legacy global dead-letter stream into per-destination ones.")
+@click.option("--json", "as_json", is_flag=True, show_default=True, help="Machine-readable output.")
 def migrate(as_json: bool) -> int:
     """Move every entry of the legacy global stream (``mtt:dlq``, written before issue 12)
     into its destination's stream, then delete it. Optional on one Redis (the legacy entries

@@ -194,3 +194,27 @@ def test_unreachable_redis_is_one_line(env: dict[str, str]) -> None:
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("masivo-tiktok dlq stats: cannot reach Redis")
+
+
+def test_list_show_and_migrate_legacy_entries(
+    store: DeadLetterStore, env: dict[str, str], redis_client: redis.Redis
+) -> None:
+    """Entries of the legacy global stream (before issue 12) list and show under their old
+    ids; ``dlq migrate`` moves them into their destinations' streams."""
+    from worker.store import keys
+
+    legacy_id = redis_client.xadd(
+        keys.LEGACY_DLQ, {b"d": letter("brand-b", "retryable", 9).to_json()}
+    )
+    time.sleep(0.003)  # across streams, the order is by millisecond
+    store.add([letter("brand-a", "retryable", 1)])
+    listed = run("dlq", "list", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    ids = [orjson.loads(line)["id"] for line in listed.stdout.splitlines()]
+    assert ids[0] == legacy_id.decode() and ids[1].startswith("brand-a/")  # type: ignore[union-attr]
+    shown = run("dlq", "show", legacy_id.decode(), env=env)  # type: ignore[union-attr]
+    assert shown.returncode == 0 and orjson.loads(shown.stdout)["event_id"] == "e-9"
+    moved = run("dlq", "migrate", "--json", env=env)
+    assert moved.returncode == 0 and orjson.loads(moved.stdout) == {"migrated": 1}
+    assert not redis_client.exists(keys.LEGACY_DLQ)
+    assert stats(env)["by_destination"] == {"brand-a": 1, "brand-b": 1}
