@@ -228,3 +228,32 @@ def test_a_metrics_scrape_works_on_the_cluster(crt: Runtime) -> None:
     text = generate_latest(registry_for(lambda: crt)).decode()
     assert "masivo_tiktok_redis_up 1.0" in text
     assert 'masivo_tiktok_events_queued_total{destination="brand-a"} 2.0' in text
+
+
+def test_every_outbox_script_runs_on_one_slot_of_the_cluster(
+    crt: Runtime, clock: FakeClock
+) -> None:
+    """claim (new, retry), release, reschedule (a split), recover, forget: every script's keys
+    in the destination's slot (a CROSSSLOT error would fail here), its books kept."""
+    from worker.store.outbox import Batch, new_batch_id
+
+    ingest(crt, "brand-b", [view(i) for i in range(40)])
+    box = crt.outbox("brand-b")
+    now = clock()
+    batch = box.claim_new(10, 60, now)
+    assert batch is not None and len(batch.items) == 10
+    assert box.release(batch.id, now)
+    again = box.claim_retry(batch.id, 60, now)
+    assert again is not None and len(again.items) == 10
+    halves = [
+        Batch(id=new_batch_id(now), items=again.items[:5], attempts=1, created=now),
+        Batch(id=new_batch_id(now), items=again.items[5:], attempts=1, created=now),
+    ]
+    assert box.reschedule(again, [(b, now) for b in halves])
+    assert box.counts() == {"outbox": 30, "in_flight": 0, "scheduled_retries": 2}
+    leased = box.claim_new(10, 1, now)
+    assert leased is not None
+    assert box.recover(now + 5) == 1  # its lease ran out: back on the schedule
+    first = box.claim_retry(halves[0].id, 60, now)
+    assert first is not None and box.forget(first)
+    assert box.scheduled_events() == 15 and box.depth() == 20
