@@ -10,7 +10,7 @@
 
 Each walks the active set (:mod:`worker.store.registry`), so a tick costs Redis work in
 proportion to the destinations with work, not the configured ones; once per
-``MASIVO_TIKTOK_EXPIRE`` seconds the first job to run walks every known destination.
+``MASIVO_TIKTOK_EXPIRE`` seconds each job walks every known destination.
 """
 
 from __future__ import annotations
@@ -43,18 +43,19 @@ log = logging.getLogger(__name__)
 RETRYABLE_CATEGORIES = frozenset({Category.EXHAUSTED})
 
 
-def _destinations(rt: Runtime, full: bool | None = None) -> list[str]:
+def _destinations(rt: Runtime, job: str, full: bool | None = None) -> list[str]:
     """Beat's worklist: the active set (:mod:`worker.store.registry`), O(destinations with
-    work); and, once per ``expire_s`` (``full=None``: whichever beat job comes first), every
-    configured and registered destination too, the fallback under the active set."""
-    return sorted(_worklist(rt, full)[0])
+    work); and, once per ``expire_s`` for each job (``full=None``: the job's first run in the
+    period, lock ``full-scan-<job>``), every configured and registered destination too, the
+    fallback under the active set."""
+    return sorted(_worklist(rt, job, full)[0])
 
 
-def _worklist(rt: Runtime, full: bool | None) -> tuple[set[str], set[str]]:
+def _worklist(rt: Runtime, job: str, full: bool | None) -> tuple[set[str], set[str]]:
     """(destinations to visit, those of them already in the active set)."""
     active = set(registry.active(rt.redis))
     if full is None:
-        full = claim_period(rt.redis, "full-scan", rt.settings.expire_s)
+        full = claim_period(rt.redis, f"full-scan-{job}", rt.settings.expire_s)
     if not full:
         return active, active
     return active | set(rt.settings.destinations) | set(registry.known(rt.redis)), active
@@ -67,7 +68,7 @@ def recover(rt: Runtime, full: bool | None = None) -> dict[str, int]:
     set; one with work found by the full scan joins it. Returns recovered batch counts."""
     now = rt.clock()
     recovered: dict[str, int] = {}
-    visit, active = _worklist(rt, full)
+    visit, active = _worklist(rt, "recover", full)
     for d in sorted(visit):
         if registry.retire_if_idle(rt.redis, d):
             continue
@@ -102,7 +103,7 @@ def expire(rt: Runtime, full: bool | None = None) -> dict[str, int]:
     """Drop, and count as ``too_old``, everything that passed its destination's age limit:
     queued events of the active destinations, dead letters of those that have some."""
     now = rt.clock()
-    queued = _options(rt, _destinations(rt, full))
+    queued = _options(rt, _destinations(rt, "expire", full))
     with_dlq = registry.dlq_destinations(rt.redis)
     if any(stream.destination is None for stream in rt.dlq.streams()):
         with_dlq += list(rt.settings.destinations)  # the legacy stream: anyone's entries
@@ -225,7 +226,7 @@ def probe_auth(rt: Runtime, full: bool | None = None) -> dict[str, str]:
     An operator's pause is left alone. The name stays (beat's task and schedule use it).
     """
     results: dict[str, str] = {}
-    for d in _destinations(rt, full):
+    for d in _destinations(rt, "probe_auth", full):
         info = paused_info(rt.redis, d)
         if info is None or info.get("kind") not in PROBED:
             continue

@@ -110,7 +110,7 @@ def test_the_full_scan_walks_everything_and_retires_the_idle(
     assert _commands(redis_client) - before < full_cost / 10
 
 
-def test_the_first_job_of_each_period_takes_the_full_scan(
+def test_each_job_takes_its_own_full_scan_once_per_period(
     tmp_path: Path, redis_client: redis.Redis
 ) -> None:
     rt = _runtime(tmp_path, redis_client, 30)
@@ -121,6 +121,10 @@ def test_the_first_job_of_each_period_takes_the_full_scan(
     redis_client.delete(keys.ACTIVE)
     jobs.recover(rt)  # the same period: no second full scan
     assert registry.active(redis_client) == []
+    jobs.probe_auth(rt)  # another job's full scan is its own: recover's comes next period
+    redis_client.delete(keys.lock("full-scan-recover"))  # the next period
+    jobs.recover(rt)
+    assert registry.active(redis_client) == [f"d{n:04d}" for n in range(ACTIVE)]
 
 
 def test_work_that_appears_while_a_destination_is_retired_puts_it_back(
