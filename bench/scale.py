@@ -97,9 +97,11 @@ class DataStore:
         if topology == "cluster":
             from devstack.cluster import RedisCluster
 
-            self.cluster = RedisCluster(directory / "cluster", masters=3)
+            self.cluster = RedisCluster(directory / "cluster", masters=3, appendfsync="everysec")
         else:
-            self.single = devstack.RedisProcess(directory / "redis", port=0)
+            self.single = devstack.RedisProcess(
+                directory / "redis", port=0, appendonly=True, extra={"appendfsync": "everysec"}
+            )
 
     def start(self) -> DataStore:
         if self.cluster is not None:

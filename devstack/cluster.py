@@ -2,7 +2,8 @@
 
 Three :class:`~devstack.redis.RedisProcess` children started with ``--cluster-enabled yes``
 on free ports, each in its own folder under ``directory`` (``node-0``...), with AOF and
-``appendfsync always`` (an acknowledged write survives ``kill -9``), then joined by
+``appendfsync always`` by default (an acknowledged write survives ``kill -9``; benchmarks
+choose ``everysec``, the production setting), then joined by
 ``redis-cli --cluster create ... --cluster-replicas 0 --cluster-yes``. No replicas: a killed
 master's slots are down until :meth:`RedisCluster.restart` starts it again on the same port
 and folder (its ``nodes.conf`` and AOF bring back its identity, slots and data), while
@@ -74,7 +75,14 @@ class RedisCluster:
     """Three masters on 127.0.0.1; use as a context manager. ``.url`` is the
     ``redis+cluster://`` URL the product reads (``worker.store.connection``)."""
 
-    def __init__(self, directory: Path, masters: int = 3, *, node_timeout_ms: int = 2000) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        masters: int = 3,
+        *,
+        node_timeout_ms: int = 2000,
+        appendfsync: str = "always",
+    ) -> None:
         self.directory = Path(directory).resolve()
         self.server_bin, self.cli_bin = cluster_tools()
         self.node_timeout_ms = node_timeout_ms
@@ -91,7 +99,7 @@ class RedisCluster:
                         "cluster-config-file": "nodes.conf",
                         "cluster-node-timeout": str(node_timeout_ms),
                         "cluster-require-full-coverage": "no",
-                        "appendfsync": "always",
+                        "appendfsync": appendfsync,
                     },
                 )
             )
