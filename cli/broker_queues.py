@@ -11,15 +11,19 @@ intake backlog).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import redis
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 if TYPE_CHECKING:
     from worker.settings import Settings
 
 __all__ = ["BrokerQueues"]
+
+log = logging.getLogger(__name__)
 
 
 class BrokerQueues:
@@ -35,6 +39,34 @@ class BrokerQueues:
         self.timeout_s = timeout_s
         self._data = data
         self._redis: redis.Redis | None = None
+        self._was_up = True
+
+    def families(self, prefix: str, queues: Sequence[str]) -> Iterator[Metric]:
+        """``<prefix>_broker_up`` and, when the broker answered, ``<prefix>_celery_queue_length``
+        per queue. A broker that does not answer is an answer (``broker_up 0``, one log line
+        when it goes away), never a failed scrape."""
+        try:
+            lengths: dict[str, int] | None = self.lengths(queues)
+        except Exception as exc:  # any broker, any client: the scrape answers anyway
+            if self._was_up:
+                log.warning("metrics: cannot read the broker's queues (%s)", type(exc).__name__)
+            lengths = None
+        self._was_up = lengths is not None
+        yield GaugeMetricFamily(
+            f"{prefix}_broker_up",
+            "1 when the last scrape read the broker's queue lengths, else 0",
+            value=1.0 if lengths is not None else 0.0,
+        )
+        if lengths is not None:
+            family = GaugeMetricFamily(
+                f"{prefix}_celery_queue_length",
+                "Messages waiting in a Celery queue (doorbells and flushes, coalesced per "
+                "destination)",
+                labels=["queue"],
+            )
+            for name, length in lengths.items():
+                family.add_metric([name], float(length))
+            yield family
 
     def lengths(self, queues: Sequence[str]) -> dict[str, int]:
         from worker.celery_app import is_amqp

@@ -110,7 +110,6 @@ class DomainCollector(Collector):
     def __init__(self, runtime_factory: Callable[[], Any]) -> None:
         self._runtime_factory = runtime_factory
         self._was_up = True
-        self._broker_was_up = True
         self._queues: BrokerQueues | None = None
         self._version = _version()
 
@@ -157,36 +156,12 @@ class DomainCollector(Collector):
         )
 
     def _broker(self, rt: Runtime) -> Iterator[Metric]:
-        """Queue lengths from the broker (CELERY_BROKER_URL, maybe apart from the data Redis);
-        a broker that does not answer leaves them out and says ``broker_up 0``."""
+        """Queue lengths from the broker, wherever CELERY_BROKER_URL puts it (cli.broker_queues)."""
         from cli.broker_queues import BrokerQueues
 
         if self._queues is None or self._queues.url != rt.settings.celery_broker_url:
             self._queues = BrokerQueues(rt.settings, rt.redis)
-        try:
-            lengths = self._queues.lengths(QUEUES)
-        except Exception as exc:  # any broker, any client: the scrape answers anyway
-            if self._broker_was_up:
-                log.warning("metrics: cannot read the broker's queues (%s)", type(exc).__name__)
-            self._broker_was_up = False
-            lengths = None
-        else:
-            self._broker_was_up = True
-        yield GaugeMetricFamily(
-            f"{PREFIX}_broker_up",
-            "1 when the last scrape read the broker's queue lengths, else 0",
-            value=1.0 if lengths is not None else 0.0,
-        )
-        if lengths is not None:
-            queue = GaugeMetricFamily(
-                f"{PREFIX}_celery_queue_length",
-                "Messages waiting in a Celery queue (doorbells and flushes, coalesced per "
-                "destination)",
-                labels=["queue"],
-            )
-            for name, length in lengths.items():
-                queue.add_metric([name], float(length))
-            yield queue
+        yield from self._queues.families(PREFIX, QUEUES)
 
     def _counters(self, report: dict[str, dict[str, Any]]) -> Iterator[Metric]:
         plain = {
