@@ -88,17 +88,16 @@ def find_items(raw: dict[str, object]) -> tuple[str, list[object]] | None:
     return "product", [product]
 
 
-def _first(item: dict[str, Any], field: str) -> tuple[str, object]:
-    for alias in ITEM_ALIASES[field]:
-        value = item.get(alias)
-        if value is not None:
-            return alias, value
-    return "", None
+#: the two aliases of each numeric field, read inline (the hottest lookups of an item)
+_QUANTITY, _QUANTITY_ALT = ITEM_ALIASES["quantity"]
+_PRICE, _PRICE_ALT = ITEM_ALIASES["price"]
 
 
 def _amount(item: dict[str, Any]) -> float | int | None:
     """The real quantity (fractions kept) when positive, else ``None``."""
-    alias, value = _first(item, "quantity")
+    alias, value = _QUANTITY, item.get(_QUANTITY)
+    if value is None:
+        alias, value = _QUANTITY_ALT, item.get(_QUANTITY_ALT)
     number = to_number(value, alias, _INVALID)
     if number is None or number <= 0:
         return None
@@ -114,7 +113,9 @@ def _not_negative(number: float | int, alias: str) -> float | int:
 
 
 def _price(item: dict[str, Any], amount: float | int | None) -> float | int | None:
-    alias, value = _first(item, "price")
+    alias, value = _PRICE, item.get(_PRICE)
+    if value is None:
+        alias, value = _PRICE_ALT, item.get(_PRICE_ALT)
     price = to_number(value, alias, _INVALID)
     if price is not None:
         return _not_negative(price, alias)

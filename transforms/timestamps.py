@@ -54,12 +54,18 @@ def _from_iso(text: str) -> int | None:
 
 def parse_issued_at(value: object) -> int | None:
     """Unix seconds for a supported ``issued_at`` value, ``None`` when it cannot be read."""
+    if type(value) is str:  # the usual case first
+        return _from_text(value)
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
         return _from_number(value)
     if not isinstance(value, str):
         return None
+    return _from_text(value)
+
+
+def _from_text(value: str) -> int | None:
     text = value.strip()
     if "-" not in text and _NUMERIC.fullmatch(text):  # ISO dates have "-": skip the regex
         return _from_number(float(text))

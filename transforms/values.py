@@ -36,6 +36,12 @@ def to_number(value: object, path: str, reason: str) -> float | int | None:
 
     Integers stay integers so ``"value": 10`` is sent as ``10``, not ``10.0``.
     """
+    if type(value) is float:  # the usual cases first, by exact type (a bool is neither)
+        if math.isfinite(value):
+            return value
+        raise InvalidEventError(reason, f"{path}: must be a finite number")
+    if type(value) is int and -INT64_MAX <= value <= INT64_MAX:
+        return value
     if value is None:
         return None
     if isinstance(value, bool):
