@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
+import redis
 
 from transforms import is_too_old
 from transforms.options import TransformOptions
@@ -52,13 +53,27 @@ def _destinations(rt: Runtime, job: str, full: bool | None = None) -> list[str]:
 
 
 def _worklist(rt: Runtime, job: str, full: bool | None) -> tuple[set[str], set[str]]:
-    """(destinations to visit, those of them already in the active set)."""
-    active = set(registry.active(rt.redis))
+    """(destinations to visit, those of them already in the active set).
+
+    On a cluster the registry's sets live on one master; while it is down (or refuses),
+    every configured destination is visited instead: the other masters' destinations must
+    not wait for it (a lost doorbell is rung again only here)."""
+    try:
+        active = set(registry.active(rt.redis))
+    except redis.RedisError as exc:
+        log.warning("%s: the active set is unreadable (%s); visiting every configured "
+                    "destination", job, type(exc).__name__)  # fmt: skip
+        return set(rt.settings.destinations), set()
     if full is None:
         full = claim_period(rt.redis, f"full-scan-{job}", rt.settings.expire_s)
     if not full:
         return active, active
-    return active | set(rt.settings.destinations) | set(registry.known(rt.redis)), active
+    try:
+        known = set(registry.known(rt.redis))
+    except redis.RedisError as exc:
+        log.warning("%s: the registry is unreadable (%s)", job, type(exc).__name__)
+        known = set()
+    return active | set(rt.settings.destinations) | known, active
 
 
 def recover(rt: Runtime, full: bool | None = None) -> dict[str, int]:
@@ -70,23 +85,36 @@ def recover(rt: Runtime, full: bool | None = None) -> dict[str, int]:
     recovered: dict[str, int] = {}
     visit, active = _worklist(rt, "recover", full)
     for d in sorted(visit):
-        if registry.retire_if_idle(rt.redis, d):
+        try:  # one destination's master down (a cluster) must not stop the others' recovery
+            n = _recover_one(rt, d, d in active, now)
+        except redis.RedisError as exc:
+            log.warning("recover: skipped (%s); the next tick tries again", type(exc).__name__,
+                        extra={"destination": d})  # fmt: skip
             continue
-        if d not in active:
-            registry.mark_active(rt.redis, d)  # found by the full scan: back on the worklist
-        if rt.intake(d).has_work(rt.settings.lease_s):
-            rt.unring(d)
-            rt.ring(d)
-        box = rt.outbox(d)
-        n = box.recover(now)
         if n:
             recovered[d] = n
             log.warning("recovered %d expired batch leases", n, extra={"destination": d})
-        nxt = box.next_retry()
-        if box.depth() > 0 or (nxt is not None and nxt[1] <= now):
-            rt.disarm_flush(d)
-            rt.arm_flush(d)
     return recovered
+
+
+def _recover_one(rt: Runtime, d: str, listed: bool, now: float) -> int:
+    if registry.retire_if_idle(rt.redis, d):
+        return 0
+    if not listed:  # found by the full scan: back on the worklist
+        try:
+            registry.mark_active(rt.redis, d)
+        except redis.RedisError:  # the registry's master is down, this destination's is not
+            log.warning("recover: not marked active; rung anyway", extra={"destination": d})
+    if rt.intake(d).has_work(rt.settings.lease_s):
+        rt.unring(d)
+        rt.ring(d)
+    box = rt.outbox(d)
+    n = box.recover(now)
+    nxt = box.next_retry()
+    if box.depth() > 0 or (nxt is not None and nxt[1] <= now):
+        rt.disarm_flush(d)
+        rt.arm_flush(d)
+    return n
 
 
 def _options(rt: Runtime, destinations: Sequence[str]) -> dict[str, TransformOptions]:
@@ -104,16 +132,26 @@ def expire(rt: Runtime, full: bool | None = None) -> dict[str, int]:
     queued events of the active destinations, dead letters of those that have some."""
     now = rt.clock()
     queued = _options(rt, _destinations(rt, "expire", full))
-    with_dlq = registry.dlq_destinations(rt.redis)
-    if any(stream.destination is None for stream in rt.dlq.streams()):
-        with_dlq += list(rt.settings.destinations)  # the legacy stream: anyone's entries
-    dropped = _expire_dlq(rt, _options(rt, with_dlq), now)
+    try:  # a master down (a cluster): the dead letters wait for the next tick
+        with_dlq = registry.dlq_destinations(rt.redis)
+        if any(stream.destination is None for stream in rt.dlq.streams()):
+            with_dlq += list(rt.settings.destinations)  # the legacy stream: anyone's entries
+        dropped = _expire_dlq(rt, _options(rt, with_dlq), now)
+    except redis.RedisError as exc:
+        log.warning("expire: dead letters skipped (%s); the next tick tries again",
+                    type(exc).__name__)  # fmt: skip
+        dropped = {}
     for d in set(queued) | set(dropped):
         opts = queued.get(d)
-        n = dropped.get(d, 0) + (_expire_queued(rt, d, opts, now) if opts else 0)
-        if n:
-            counters.incr(rt.redis, d, {Prefix.DROPPED.of(DropReason.TOO_OLD): n})
-            dropped[d] = n
+        try:  # one destination's master down must not stop the others' expiry
+            n = dropped.get(d, 0) + (_expire_queued(rt, d, opts, now) if opts else 0)
+            if n:
+                counters.incr(rt.redis, d, {Prefix.DROPPED.of(DropReason.TOO_OLD): n})
+        except redis.RedisError as exc:
+            log.warning("expire: skipped (%s); the next tick tries again", type(exc).__name__,
+                        extra={"destination": d})  # fmt: skip
+            continue
+        dropped[d] = n
     return {d: n for d, n in dropped.items() if n}
 
 
@@ -227,7 +265,10 @@ def probe_auth(rt: Runtime, full: bool | None = None) -> dict[str, str]:
     """
     results: dict[str, str] = {}
     for d in _destinations(rt, "probe_auth", full):
-        info = paused_info(rt.redis, d)
+        try:  # one destination's master down must not stop the others' probes
+            info = paused_info(rt.redis, d)
+        except redis.RedisError:
+            continue
         if info is None or info.get("kind") not in PROBED:
             continue
         if d not in rt.settings.destinations:

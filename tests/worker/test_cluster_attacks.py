@@ -1,0 +1,150 @@
+"""Adversarial faults on the 3-master cluster, in one process (issue 12's promises under
+attack): the master holding beat's worklist (``mtt:active``) down while the doorbells are
+lost; what an operator's CLI does across masters. The real-process attacks (separate broker
+flushed, killed, fed garbage) are in ``tests/system/test_cluster_attacks.py``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from emulator import EmulatorServer
+from tests.worker.conftest import (
+    PIXEL_B,
+    TEST_EVENT_CODE,
+    FakeClock,
+    Recorder,
+    drain,
+    write_destinations,
+)
+from worker import jobs
+from worker.ingest import ingest_next
+from worker.producer import enqueue
+from worker.runtime import Runtime
+from worker.settings import Settings
+from worker.store import keys, registry
+from worker.tiktok import TikTokClient
+
+pytestmark = pytest.mark.integration
+
+
+def view(i: int, prefix: str = "evt") -> dict[str, Any]:
+    return {
+        "id": f"{prefix}-{i}",
+        "type": "view_item",
+        "customer_id": f"c{i}",
+        "issued_at": int(time.time()) - 60,
+        "items": [{"id": f"sku-{i}", "name": "Socks", "price": 9.5}],
+    }
+
+
+class IngestRecorder:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __call__(self, destination: str) -> None:
+        self.calls.append(destination)
+
+
+@pytest.fixture
+def crt(
+    tmp_path: Path,
+    redis_url: str,
+    redis_cluster: Any,
+    cluster_client: redis.Redis,
+    emulator: EmulatorServer,
+    clock: FakeClock,
+) -> Iterator[Runtime]:
+    emulator.reset()
+    emulator.set_faults("")
+    settings = Settings(
+        redis_url=redis_cluster.url,
+        celery_broker_url=redis_url,
+        api_base_url=emulator.url,
+        destinations_file=write_destinations(tmp_path / "destinations.yaml"),
+        rate_limit=0,
+        linger_s=0,
+        batch_size=100,
+        max_attempts=4,
+        http_timeout_s=2,
+        data_dir=tmp_path / "data",
+    )
+    client = TikTokClient(settings.api_base_url, timeout_s=settings.http_timeout_s)
+    rt = Runtime(
+        settings=settings,
+        redis=cluster_client,
+        client=client,
+        schedule_flush=Recorder(),
+        schedule_ingest=IngestRecorder(),
+        clock=clock,
+    )
+    try:
+        yield rt
+    finally:
+        client.close()
+
+
+def test_beat_rings_other_masters_while_the_registry_master_is_down(
+    crt: Runtime, redis_cluster: Any, emulator: EmulatorServer, clock: FakeClock
+) -> None:
+    """The master of ``mtt:active`` killed, and every doorbell lost (nothing rung by the
+    producer): beat's jobs must still ring and arm the destinations of the other masters
+    (the full scan walks the configured ones) and keep them out of harm; nothing waits for
+    the dead master to come back."""
+    down = redis_cluster.master_of(keys.ACTIVE)
+    other = "brand-b"
+    assert redis_cluster.master_of(keys.intake(other)) != down, "the test needs two masters"
+    ingest_calls: Any = crt.schedule_ingest
+    flush_calls: Any = crt.schedule_flush
+    try:
+        redis_cluster.kill(down)
+        acked = enqueue([view(i, "orphan") for i in range(40)], other,
+                        settings=crt.settings, client=crt.redis, doorbell=lambda d: None)  # fmt: skip
+        assert acked == 40  # acknowledged: the registry is best effort
+        jobs.recover(crt, full=True)  # the full scan: every configured destination
+        assert other in ingest_calls.calls, "beat rang no doorbell for brand-b"
+        while ingest_next(crt, other, ring=False).action != "idle":
+            pass
+        flush_calls.calls.clear()
+        jobs.recover(crt, full=True)  # the outbox has work: a flush is armed
+        assert other in [d for d, _ in flush_calls.calls]
+        drain(crt, other, clock)
+        got = {
+            e["event_id"]
+            for e in emulator.events(pixel=PIXEL_B, test=TEST_EVENT_CODE, limit=100_000)
+        }
+        assert {f"orphan-{i}" for i in range(40)} <= got
+        jobs.expire(crt, full=True)
+        jobs.probe_auth(crt, full=True)
+    finally:
+        if redis_cluster.nodes[down].pid is None:
+            redis_cluster.restart(down)
+    jobs.recover(crt, full=True)  # back: the active set is repaired
+    assert other not in registry.active(crt.redis)  # idle now: retired
+
+
+def test_a_beat_job_runs_when_the_master_of_its_lock_is_down(
+    crt: Runtime, redis_cluster: Any
+) -> None:
+    """``mtt:lock:recover`` lives on one master: with it down, the recover job still runs
+    (the lock only guards against a second beat; the job is safe twice), else every other
+    master's lost doorbells would wait for that one."""
+    from worker.store.locks import run_once_per_period
+
+    down = redis_cluster.master_of(keys.lock("recover"))
+    enqueue([view(i) for i in range(3)], "brand-a", settings=crt.settings, client=crt.redis,
+            doorbell=lambda d: None)  # fmt: skip
+    runs: list[int] = []
+    try:
+        redis_cluster.kill(down)
+        got = run_once_per_period(crt.redis, "recover", 30, lambda: runs.append(1) or "ran")
+        assert got == "ran" and runs == [1]
+    finally:
+        redis_cluster.restart(down)
+    assert run_once_per_period(crt.redis, "recover", 30, lambda: "ran") == "ran"
+    assert run_once_per_period(crt.redis, "recover", 30, lambda: "ran") == "skipped"
