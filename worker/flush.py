@@ -34,6 +34,7 @@ from worker.store.counters import Field, Prefix
 from worker.store.deadletter import Category
 from worker.store.outbox import Batch, Item, Outbox, new_batch_id
 from worker.store.pause import PauseKind, is_paused, paused_info, resume
+from worker.store.ratelimit import Grant
 from worker.tiktok import describe
 
 __all__ = ["MAX_ARM_COUNTDOWN_S", "Action", "FlushReport", "flush"]
@@ -117,7 +118,7 @@ def flush(rt: Runtime, destination: str, *, probe: bool = False) -> FlushReport:
         rt.arm_flush(destination)  # let another worker take the next batch meanwhile
     rt.in_flight.add((destination, batch.id))
     try:
-        return _deliver(rt, dest, box, batch, probe)
+        return _deliver(rt, dest, box, batch, probe, grant)
     finally:
         rt.in_flight.discard((destination, batch.id))
 
@@ -169,7 +170,9 @@ def _pick_work(
     return None, size
 
 
-def _deliver(rt: Runtime, dest: Destination, box: Outbox, batch: Batch, probe: bool) -> FlushReport:
+def _deliver(
+    rt: Runtime, dest: Destination, box: Outbox, batch: Batch, probe: bool, grant: Grant
+) -> FlushReport:
     now = rt.clock()
     options = dest.transform_options()
     fresh = [i for i in batch.items if not is_too_old(i.event_time, options, now)]
@@ -183,6 +186,7 @@ def _deliver(rt: Runtime, dest: Destination, box: Outbox, batch: Batch, probe: b
         box.forget(batch)
         return FlushReport(Action.IDLE, detail="everything expired")
     batch.items = fresh
+    rt.bucket(dest).restamp(grant)  # the window counts the request from when it leaves
     try:
         accepted = rt.client.send_raw(
             dest.pixel_code, dest.access_token, [i.raw for i in batch.items], dest.test_event_code

@@ -44,6 +44,12 @@ Sizing, from the configured ``limit`` (see :func:`tiktok_burst` and the function
   with requests of half the burst), so the slack is kept as time, and the headroom is its price:
   at most ``burst / window_s = (1 - headroom) * limit`` per second on average, as before. Jitter
   beyond that, or a TikTok that counts otherwise, meets the adaptive back-off below.
+* Counted from when a request *leaves*: the flush calls :meth:`TokenBucket.restamp` right
+  before its HTTP request, which moves the grant's entry in the log to that moment (later,
+  never earlier). What happens between grant and send (claiming the batch, a CPU busy with
+  other work: tens of ms under load) is then not jitter at TikTok's: the window holds on send
+  times for every request sent within a window of its grant (hypothesis-checked with sends up
+  to 0.9 s late). The 10 ms of slack is left for the network and TikTok's own stamping.
 * ``rate = (1 - headroom) * limit``: the bucket's refill, which matters after a 40100 (the
   factor below) and spreads grants after an idle period.
 * ``request_size = min(batch_size, burst // 2)`` (at least 1): two requests fit a window, so two
@@ -70,14 +76,15 @@ The Lua contract (``worker/lua/token_bucket.lua``)::
 
     KEYS[1]   mtt:{<name>}:bucket   hash: tokens, ts (µs), factor, pen (µs of last penalty),
                                     log (the window's grants, "<µs>:<n>," oldest first)
-    ARGV[1]   "take" | "penalize" | "state"
+    ARGV[1]   "take" | "penalize" | "state" | "restamp"
     ARGV[2]   rate (tokens/s, > 0)          ARGV[3]  burst (capacity)
     ARGV[4]   n (tokens wanted)             ARGV[5]  ttl_ms (PEXPIRE after each write)
     ARGV[6]   penalty multiplier (0.5)      ARGV[7]  min factor (0.05)
     ARGV[8]   recovery per second (0.1)     ARGV[9]  penalty window (µs)
     ARGV[10]  now in µs, "" = Redis TIME (a simulated clock, for tests only)
     ARGV[11]  window in µs (0 = none): at most ``burst`` granted in any window this long
-    returns   {granted, wait_s, tokens, factor} as strings (tokens: grantable now)
+    ARGV[12]  "restamp": the grant's stamp (from "take"'s fifth value)
+    returns   {granted, wait_s, tokens, factor[, stamp]} as strings (tokens: grantable now)
 
 Idle buckets expire (PEXPIRE ``idle_ttl_s``, by default long enough to be full and fully
 recovered, which is exactly the state of a missing key): abandoned destinations leave nothing.
@@ -177,6 +184,8 @@ class Grant:
     granted: int
     wait_s: float
     tokens: float  # left after this call (inf when unlimited)
+    #: where the grant sits in the bucket's window log (µs; 0 = no window): see restamp
+    stamp_us: int = 0
 
 
 class TokenBucket:
@@ -247,8 +256,19 @@ class TokenBucket:
             )
         if self.unlimited:
             return Grant(granted=n, wait_s=0.0, tokens=math.inf)
-        granted, wait_s, tokens, _ = self._run("take", n, now_us)
-        return Grant(granted=int(granted), wait_s=wait_s, tokens=tokens)
+        raw = self._script(keys=[self.key], args=self._args("take", n, now_us))
+        stamp = int(float(raw[4])) if len(raw) > 4 else 0
+        return Grant(int(float(raw[0])), float(raw[1]), float(raw[2]), stamp)
+
+    def restamp(self, grant: Grant, *, now_us: int | None = None) -> None:
+        """The request of ``grant`` leaves now: count it in the window from now, not from
+        its grant (moved later: never more granted). Called right before the HTTP request,
+        so what happened in between (the claim, a busy CPU) is not arrival jitter at TikTok's:
+        the window then holds on send times for any request sent within a window of its
+        grant. No-op without a window."""
+        if grant.stamp_us and grant.granted and not self.unlimited:
+            args = self._args("restamp", grant.granted, now_us)
+            self._script(keys=[self.key], args=[*args, str(grant.stamp_us)])
 
     def penalize(self, *, now_us: int | None = None) -> None:
         """TikTok said 40100: empty the bucket and halve the effective rate (floor 5 %)."""

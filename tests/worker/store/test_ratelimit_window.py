@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import pytest
 import redis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from worker.store.ratelimit import (
@@ -184,3 +184,71 @@ def test_a_clock_that_went_backwards_never_grants_more(redis_client: redis.Redis
     # Redis failed over to a replica whose clock is 5 s behind: the log still counts
     assert bucket.take(1, now_us=T0).granted == 0
     assert bucket.take(1, now_us=T0 + SECOND).granted == 1  # a window after "now"
+
+
+def test_a_restamp_counts_the_request_from_when_it_leaves(redis_client: redis.Redis) -> None:
+    bucket = TokenBucket(redis_client, "re", rate=10_000, burst=10, window_s=1.0)
+    grant = bucket.take(10, now_us=T0)
+    assert grant.granted == 10 and grant.stamp_us == T0
+    bucket.restamp(grant, now_us=T0 + 300_000)  # claimed, then sent 300 ms later
+    assert bucket.take(1, now_us=T0 + SECOND).granted == 0  # it left at T0 + 0.3 s
+    assert bucket.take(10, now_us=T0 + 1_300_000).granted == 10
+    plain = TokenBucket(redis_client, "plain", rate=10, burst=10)
+    no_window = plain.take(1, now_us=T0)
+    assert no_window.stamp_us == 0
+    plain.restamp(no_window, now_us=T0 + 1)  # nothing to move
+
+
+@example(  # the first request of a full window leaves 0.9 s late; the next window opens
+    limit=1000,
+    steps=[
+        (0, 1.0, 900_000),
+        (0, 1.0, 0),
+        (400_000, 1.0, 0),
+        (400_000, 1.0, 0),
+        (220_000, 1.0, 0),
+        (0, 1.0, 0),
+    ],
+)
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    limit=st.integers(min_value=1, max_value=10_000) | st.sampled_from([1, 5, 100, 1000]),
+    steps=st.lists(
+        st.tuples(
+            st.one_of(st.just(0), st.integers(min_value=1, max_value=400_000)),
+            st.floats(min_value=0.0, max_value=1.0),  # size as a share of a full request
+            st.integers(min_value=0, max_value=900_000),  # from grant to send (µs)
+        ),
+        min_size=1,
+        max_size=80,
+    ),
+)
+def test_property_with_restamps_no_second_of_sends_exceeds_the_limit(
+    redis_client: redis.Redis, limit: int, steps: list[tuple[int, float, int]]
+) -> None:
+    """Requests leave up to 0.9 s after their grant (a claim, a busy CPU), each restamped as
+    it leaves: then the limit holds on *send* times in every sliding second, not only on
+    grant times (which a late request could otherwise crowd into the next window)."""
+    bucket = sized_bucket(redis_client, limit, 0.01)
+    full = request_size(limit, BATCH)
+    now, pending, sends = T0, [], []  # pending: (send time, grant)
+
+    def send_due(until: int) -> None:
+        pending.sort(key=lambda p: p[0])
+        while pending and pending[0][0] <= until:
+            at, grant = pending.pop(0)
+            bucket.restamp(grant, now_us=at)
+            sends.append((at, grant.granted))
+
+    for delta, share, delay in steps:
+        now += delta
+        send_due(now)
+        grant = bucket.take(max(1, round(share * full)), now_us=now)
+        if grant.granted:
+            pending.append((now + delay, grant))
+    send_due(now + SECOND)
+    sends.sort()
+    assert busiest_window(sends) <= limit
+    redis_client.delete(bucket.key)

@@ -3,7 +3,7 @@
 -- KEYS[1]  the bucket hash, e.g. mtt:{brand-a}:bucket
 --          fields: tokens (float), ts (µs of the last update), factor (0 < f <= 1),
 --                  pen (µs of the last penalty)
--- ARGV[1]  op: "take" | "penalize" | "state"
+-- ARGV[1]  op: "take" | "penalize" | "state" | "restamp"
 -- ARGV[2]  rate: base tokens per second (> 0)
 -- ARGV[3]  burst: capacity, tokens (>= 1)
 -- ARGV[4]  n: tokens wanted by "take" (1 <= n <= burst); ignored otherwise
@@ -24,11 +24,17 @@
 --          entries per second of window, whatever the grant sizes (typically 2-3: full
 --          requests), each counted at most 1 ms longer than exact. Entries from a clock that
 --          went backwards are counted as granted now (never fewer than time allows).
+-- ARGV[12] "restamp" only: the stamp a "take" returned. The request of that grant is being
+--          sent now: its n move from that entry to now (rounded up), so the window counts
+--          it from when it leaves, not from when it was granted; a request delayed between
+--          its grant and its send (a claim, a busy CPU) cannot then arrive closer to the
+--          next one than the window allows. Stamps only move later: never more granted.
 --
 -- Returns {granted, wait_s, tokens, factor} (numbers as strings: Lua numbers would be
 -- truncated to integers on the way out). "take" grants n or 0; wait_s is the time until
 -- n tokens are there at the current effective rate and the window has room for n (0 when
--- granted); tokens is what could be granted now (bucket and window). "penalize" returns
+-- granted); tokens is what could be granted now (bucket and window). A granted "take" with
+-- a window returns a fifth value, the grant's stamp in the log (for "restamp"). "penalize" returns
 -- granted = 0, wait_s = time to refill n tokens. "state" writes nothing.
 
 if redis.replicate_commands then pcall(redis.replicate_commands) end
@@ -132,6 +138,33 @@ if op == 'state' then
     return {'0', fmt(wait_for(n)), fmt(available()), fmt(factor)}
 end
 
+if op == 'restamp' then
+    if slide_us > 0 then
+        local old = tonumber(ARGV[12] or '') or 0
+        for i = 1, #log_t do
+            if log_t[i] == old then
+                log_n[i] = log_n[i] - math.min(n, log_n[i])
+                break
+            end
+        end
+        local kept_t, kept_n = {}, {}
+        for i = 1, #log_t do
+            if log_n[i] > 0 then kept_t[#kept_t + 1], kept_n[#kept_n + 1] = log_t[i], log_n[i] end
+        end
+        log_t, log_n = kept_t, kept_n
+        local last = #log_t
+        if last > 0 and log_t[last] >= stamp then
+            log_n[last] = log_n[last] + n
+        else
+            log_t[last + 1], log_n[last + 1] = stamp, n
+        end
+        used = 0
+        for i = 1, #log_n do used = used + log_n[i] end
+        save()
+    end
+    return {'0', '0', fmt(available()), fmt(factor)}
+end
+
 if op == 'penalize' then
     if pen == 0 or now - pen >= window_us then
         factor = math.max(min_factor, factor * penalty)
@@ -160,4 +193,7 @@ end
 save()
 local wait = 0
 if granted == 0 then wait = wait_for(n) end
+if granted > 0 and slide_us > 0 then
+    return {tostring(granted), fmt(wait), fmt(available()), fmt(factor), fmt(stamp)}
+end
 return {tostring(granted), fmt(wait), fmt(available()), fmt(factor)}
