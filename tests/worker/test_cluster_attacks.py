@@ -5,6 +5,9 @@ flushed, killed, fed garbage) are in ``tests/system/test_cluster_attacks.py``.""
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -148,3 +151,36 @@ def test_a_beat_job_runs_when_the_master_of_its_lock_is_down(
         redis_cluster.restart(down)
     assert run_once_per_period(crt.redis, "recover", 30, lambda: "ran") == "ran"
     assert run_once_per_period(crt.redis, "recover", 30, lambda: "ran") == "skipped"
+
+
+def test_a_hung_master_costs_other_masters_producers_one_attempt_not_one_per_chunk(
+    crt: Runtime, redis_cluster: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The master of ``mtt:active`` stops answering without resetting its connections (a
+    vanished host, a partition: ``SIGSTOP`` here). A producer of another master's destination
+    must go on: every call acknowledged, and the dead master asked once by the memory gauge
+    and once by the announcement, not on every chunk (each ask costs a socket timeout: before,
+    every chunk of every master waited 5-70 s)."""
+    from worker.store import memory
+
+    down = redis_cluster.master_of(keys.ACTIVE)
+    other = "brand-b"
+    assert redis_cluster.master_of(keys.intake(other)) != down
+    pid = redis_cluster.nodes[down].pid
+    calls, acked = 4, 0
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        with caplog.at_level(logging.WARNING):
+            for n in range(calls):
+                acked += enqueue([view(n, "hung")], other, settings=crt.settings,
+                                 client=crt.redis, doorbell=lambda d: None)  # fmt: skip
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        redis_cluster.wait_ok()
+        memory._skip_until.clear()  # the next tests read every master at once
+    asks = [
+        r.name for r in caplog.records if r.name in ("worker.store.memory", "worker.store.registry")
+    ]
+    assert acked == calls
+    assert asks.count("worker.store.registry") == 1, asks
+    assert asks.count("worker.store.memory") == 1, asks

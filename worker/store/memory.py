@@ -10,6 +10,7 @@ master's.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -18,6 +19,8 @@ import redis
 from worker.store.connection import is_cluster
 
 __all__ = ["MemoryGauge"]
+
+log = logging.getLogger(__name__)
 
 
 class MemoryGauge:
@@ -44,16 +47,31 @@ class MemoryGauge:
         return bool(limit) and used > share * limit
 
 
+#: a master whose reading failed is left out for this long (s): one that vanished without a
+#: reset (a dead host, a partition) costs a socket timeout per reading, which every producer of
+#: every master would otherwise pay on every chunk
+SKIP_FAILED_S = 10.0
+_skip_until: dict[str, float] = {}  # node name (host:port) -> time.monotonic() deadline
+
+
 def _fullest_master(client: Any) -> tuple[int, int]:
     """On a Redis Cluster: the reading of the master closest to its maxmemory (any master
     may hold the next write), asked directly, so a master that is down is skipped at once
-    instead of being retried: its destinations fail on their own writes; the others go on."""
+    instead of being retried: its destinations fail on their own writes; the others go on.
+    A master that did not answer is not asked again for :data:`SKIP_FAILED_S`."""
     best: tuple[int, int] | None = None
     for node in client.get_primaries():
+        name = str(getattr(node, "name", ""))
+        if time.monotonic() < _skip_until.get(name, 0.0):
+            continue
         try:
             info: Any = node.redis_connection.info("memory")
-        except (redis.RedisError, OSError, AttributeError):
+        except (redis.RedisError, OSError, AttributeError) as exc:
+            _skip_until[name] = time.monotonic() + SKIP_FAILED_S
+            log.warning("memory of master %s unreadable (%s): left out for %.0f s", name,
+                        type(exc).__name__, SKIP_FAILED_S)  # fmt: skip
             continue
+        _skip_until.pop(name, None)
         reading = (int(info.get("used_memory", 0)), int(info.get("maxmemory", 0)))
         if best is None or _fuller(reading, best):
             best = reading

@@ -22,7 +22,8 @@ The invariant, "a destination with work is in ``mtt:active``", holds because:
    again and adds it back if work appeared (:func:`retire_if_idle`): a producer whose append
    landed before the second look is seen by it; one whose append landed after it also adds
    ``d`` after the removal.
-3. **A fallback.** A failed add (Redis gone between the append and the add, an older version's
+3. **A fallback.** A failed or skipped add (Redis gone between the append and the add; on a
+   cluster, :func:`announce` skips adding for a while after a failure; an older version's
    producer) is caught by beat's full scan of configured and registered destinations, every
    ``MASIVO_TIKTOK_EXPIRE`` seconds (default 300): the same jobs, over every destination.
 """
@@ -30,12 +31,15 @@ The invariant, "a destination with work is in ``mtt:active``", holds because:
 from __future__ import annotations
 
 import logging
-from typing import Any
+import time
+import weakref
+from typing import Any, cast
 
 import redis
+from redis.exceptions import RedisClusterException
 
 from worker.store import keys
-from worker.store.connection import is_pipeline
+from worker.store.connection import is_cluster, is_pipeline
 
 __all__ = [
     "active",
@@ -66,22 +70,48 @@ def register(client: Any, destination: str) -> None:
     pipe.execute()
 
 
+#: after an announcement failed, this process skips announcing on that client for this long
+#: (s): an unreachable registry master (a vanished host sends no reset) costs a socket timeout
+#: per attempt, which every producer of every master would otherwise pay on every chunk
+ANNOUNCE_BACKOFF_S = 10.0
+_announce_skip_until: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+
+
 def announce(client: redis.Redis, destination: str) -> bool:
     """:func:`register` now, best effort, after a write already made durable (a producer's
     chunk, a replay's events); False (logged) if Redis refused. On a cluster the two sets live
     on one master: while it is down, producers of every other master's destinations must go
     on, and their events are safe in their intake whatever the registry says. The doorbell
-    still rings; beat's full scan, which also walks the configured destinations, finds them."""
+    still rings; beat's full scan, which also walks the configured destinations, finds them.
+    So on a cluster each set gets one attempt (no retries), and after a failure announcing is
+    skipped for :data:`ANNOUNCE_BACKOFF_S` (the same fallback covers what was skipped)."""
+    pool = _pool(client)  # the connections behind the client (a cluster's: its nodes manager)
+    if time.monotonic() < _announce_skip_until.get(pool, 0.0):
+        return False
     try:
-        register(client, destination)
-    except redis.RedisError as exc:
+        if is_cluster(client):
+            cluster = cast(Any, client)
+            for key in (keys.DESTINATIONS, keys.ACTIVE):  # target_nodes: redis-py's no-retry path
+                node = cluster.get_node_from_key(key)
+                if node is None:
+                    raise redis.ConnectionError("no node serves the registry's slot")
+                cluster.execute_command("SADD", key, destination, target_nodes=node)
+        else:
+            register(client, destination)
+    except (redis.RedisError, RedisClusterException) as exc:
+        _announce_skip_until[pool] = time.monotonic() + ANNOUNCE_BACKOFF_S
         log.warning(
             "destination not registered as active (%s); beat's full scan finds it",
             type(exc).__name__,
             extra={"destination": destination},
         )
         return False
+    _announce_skip_until.pop(pool, None)
     return True
+
+
+def _pool(client: Any) -> Any:
+    return client.nodes_manager if is_cluster(client) else client.connection_pool
 
 
 def mark_active(client: Any, destination: str) -> None:
