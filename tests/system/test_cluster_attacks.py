@@ -22,11 +22,14 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import kombu
 import orjson
@@ -37,11 +40,12 @@ from celery import Celery
 import devstack
 from devstack import RedisProcess
 from devstack.cluster import ClusterUnavailable, RedisCluster
-from devstack.credentials import destination, emulator_credentials
+from devstack.credentials import PIXEL_A, PIXEL_B, destination, emulator_credentials
 from emulator import EmulatorConfig, EmulatorServer
+from tests.leakscan import scan_for_leaks
 from tests.system.stack import wait_for
 from tests.system.test_cluster import ENV, PIXELS, TOKENS, Books, books, event
-from tests.system.test_reliability import GARBAGE
+from tests.system.test_reliability import GARBAGE, _redis_texts
 from worker.celery_app import QUEUES
 from worker.producer import IntakeRefused, enqueue
 from worker.settings import Settings
@@ -325,3 +329,86 @@ def test_broker_garbage_flush_and_kill_with_the_registry_master_down_loses_nothi
         found = set(stack.redis.scan_iter("mtt:{no*", count=1000))
         assert not any(b"}:intake" in k or b"}:outbox" in k for k in found), found
         bell.close()
+
+
+def node_texts(port: int, password: str) -> list[bytes]:
+    """Every value held by one cluster node (its own keys: a node scans only its slots)."""
+    client = redis.Redis(port=port, password=password)
+    try:
+        return _redis_texts(client)
+    finally:
+        client.close()
+
+
+def test_no_token_or_redis_password_leaks_on_a_cluster_with_a_separate_broker(
+    tmp_path: Path, cluster: RedisCluster
+) -> None:
+    """Odd tokens (one TikTok accepts, one it revokes: an auth pause), rejected events in a
+    per-destination dead-letter stream, and a Redis password of odd characters in the cluster
+    URL; then every node's keys, the broker's, the logs and the CLI's output (a wrong password
+    too) are scanned for any spelling of any secret."""
+    odd_token = "tok\"en\\with'odd<chars>&%=+" + "x" * 12
+    bad_token = "revoked\"'\\token-0123456789"
+    password = "p@ss:w/rd%\"'<odd>#?" + "y" * 8
+    wrong = "wr@ng:pa%ss\"'<x>#?" + "z" * 8
+    for port in cluster.ports:
+        redis.Redis(port=port).config_set("requirepass", password)
+    hosts = ",".join(f"127.0.0.1:{p}" for p in cluster.ports)
+    url = f"redis+cluster://:{quote(password, safe='')}@{hosts}"
+    config = EmulatorConfig(credentials={odd_token: frozenset({PIXEL_A})}, rate_limit=0)
+    try:
+        with EmulatorServer(config) as emulator, RedisProcess(tmp_path / "broker") as broker:
+            stack = devstack.Stack(
+                tmp_path / "stack",
+                redis_url=url,
+                api_base_url=emulator.url,
+                destinations=[
+                    {"id": "brand-a", "pixel_code": PIXEL_A, "access_token": odd_token},
+                    {"id": "brand-bad", "pixel_code": PIXEL_B, "access_token": bad_token},
+                ],
+                env={**FAST, "CELERY_BROKER_URL": broker.url},
+            )
+            with stack:
+                worker = stack.start_worker(concurrency=2, beat=True, loglevel="DEBUG")
+                settings = Settings(redis_url=url, celery_broker_url=broker.url,
+                                    destinations_file=stack.destinations_file,
+                                    data_dir=stack.data_dir)  # fmt: skip
+                client = connect(url, socket_timeout=5)
+                good = [event("brand-a", i) for i in range(50)]
+                invalid = [{"id": f"bad-{i}", "customer_id": "c"} for i in range(5)]  # no type
+                enqueue(good + invalid, "brand-a", settings=settings, client=client,
+                        doorbell=ringer(doorbell_app(broker.url)))  # fmt: skip
+                enqueue([event("brand-bad", i) for i in range(10)], "brand-bad",
+                        settings=settings, client=client, doorbell=lambda d: None)  # fmt: skip
+                wait_for(lambda: len(emulator.events(pixel=PIXEL_A, limit=1000)) == 50, 60)
+                wait_for(lambda: client.exists(keys.paused("brand-bad")) == 1, 60, "auth pause")
+                wait_for(lambda: client.xlen(keys.dlq("brand-a")) == 5, 60, "rejects kept")
+                runs = [stack.cli(*a) for a in (["status", "--json"], ["dlq", "list", "--json"],
+                                                ["dlq", "stats"], ["health", "--ready"])]  # fmt: skip
+                assert runs[0].returncode == 0 and runs[1].returncode == 0, runs
+                lines = runs[1].stdout.splitlines()  # JSON lines, one per entry
+                assert len(lines) == 5, runs[1].stdout
+                runs.append(stack.cli("dlq", "show", str(orjson.loads(lines[0])["id"])))
+                assert runs[-1].returncode == 0, runs[-1]
+                bad_url = f"redis+cluster://:{quote(wrong, safe='')}@{hosts}"
+                for args in (["status"], ["health", "--ready"], ["dlq", "list"]):
+                    runs.append(subprocess.run(
+                        [str(Path(sys.executable).with_name("masivo-tiktok")), *args],
+                        cwd=stack.directory, env={**stack.env, "REDIS_URL": bad_url},
+                        capture_output=True, text=True, timeout=120, check=False,
+                    ))  # fmt: skip
+                assert runs[-1].returncode != 0  # the wrong password is refused
+                texts: list[str | bytes] = [stack.logs()]
+                for port in cluster.ports:
+                    texts += node_texts(port, password)
+                assert any(b"bad-0" in t for t in texts[1:]), "the scan reads the DLQ streams"
+                texts += _redis_texts(redis.Redis.from_url(broker.url))
+                texts += [r.stdout + r.stderr for r in runs]
+                assert worker.poll() is None
+                client.close()
+    finally:
+        for port in cluster.ports:
+            with contextlib.suppress(redis.RedisError):
+                redis.Redis(port=port, password=password).config_set("requirepass", "")
+    found = scan_for_leaks(texts, [odd_token, bad_token, password, wrong])
+    assert found == [], found
