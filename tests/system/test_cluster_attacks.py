@@ -412,3 +412,63 @@ def test_no_token_or_redis_password_leaks_on_a_cluster_with_a_separate_broker(
                 redis.Redis(port=port, password=password).config_set("requirepass", "")
     found = scan_for_leaks(texts, [odd_token, bad_token, password, wrong])
     assert found == [], found
+
+
+def test_one_master_at_maxmemory_refuses_producers_and_drains_after_an_outage(
+    tmp_path: Path, cluster: RedisCluster, emulator: EmulatorServer
+) -> None:
+    """One master (brand-b's) nearly full while TikTok is down: producers are refused with
+    ``IntakeRefused`` (the gauge reads the fullest master), what was acknowledged stays, and
+    everything is delivered once TikTok is back; the limit is never raised."""
+    full = cluster.master_of(keys.intake("brand-b"))
+    node = redis.Redis(port=cluster.ports[full])
+    used = int(node.info("memory")["used_memory"])
+    limit = used + (16 if FULL else 4) * 1024 * 1024
+    node.config_set("maxmemory", str(limit))
+    emulator.set_faults("outage=600s")
+    with RedisProcess(tmp_path / "broker") as broker:
+        stack = devstack.Stack(
+            tmp_path / "stack",
+            redis_url=cluster.url,
+            api_base_url=emulator.url,
+            destinations=[destination(b, p, TOKENS[p]) for b, p in PIXELS.items()],
+            env={**FAST, "CELERY_BROKER_URL": broker.url},
+        )
+        with stack:
+            worker = stack.start_worker(concurrency=2, beat=True)
+            settings = Settings(redis_url=cluster.url, celery_broker_url=broker.url,
+                                destinations_file=stack.destinations_file,
+                                data_dir=stack.data_dir)  # fmt: skip
+            client = connect(cluster.url, socket_timeout=5)
+            tally = Tally()
+            ring = ringer(doorbell_app(broker.url))
+            start, refusal = 0, ("", -1)
+            while not tally.refused and start < 2_000_000:
+                for brand in PIXELS:
+                    chunk = [event(brand, i) for i in range(start, start + CHUNK)]
+                    try:
+                        enqueue(chunk, brand, settings=settings, client=client,
+                                chunk_size=CHUNK, doorbell=ring)  # fmt: skip
+                    except IntakeRefused as exc:
+                        tally.refused += 1
+                        refusal = (exc.reason, exc.accepted)
+                        break
+                    tally.acknowledged.setdefault(brand, set()).update(e["id"] for e in chunk)
+                start += CHUNK
+            assert tally.refused == 1, "refused cleanly once the fullest master fills up"
+            assert refusal == ("memory", 0), refusal
+            acknowledged = sum(len(v) for v in tally.acknowledged.values())
+            time.sleep(3)  # workers ingest and retry against the outage while it is full
+            assert worker.poll() is None
+            emulator.set_faults("")  # TikTok is back
+            results = wait_books(stack.redis, emulator, tally, list(tally.acknowledged), stack,
+                                 "every acknowledged event delivered")  # fmt: skip
+            assert int(node.config_get("maxmemory")["maxmemory"]) == limit  # never raised
+            assert worker.poll() is None
+            client.close()
+    node.config_set("maxmemory", "0")
+    print("maxmemory books:", [asdict(x) for x in results], "acknowledged:", acknowledged)
+    report("cluster-maxmemory-outage", acknowledged=acknowledged,
+           books=[asdict(x) for x in results])  # fmt: skip
+    for x in results:
+        assert x.lost == 0 and x.balanced, x
