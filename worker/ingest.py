@@ -15,6 +15,7 @@ keep dying (claimed more than ``max_recoveries`` times) is dead-lettered whole a
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections import Counter
 from collections.abc import Iterable
@@ -160,13 +161,15 @@ def ingest_next(rt: Runtime, destination: str, *, ring: bool = True) -> IngestRe
         return _dead_letter_entry(rt, intake, entry, now, "worker_lost")
     if entry.chunk is None:
         return _dead_letter_entry(rt, intake, entry, now, "undecodable")
+    collecting = gc.isenabled()
+    gc.disable()  # the chunk's objects die with it: no collector pass should walk them
     try:
-        events = orjson.loads(entry.chunk)
-    except orjson.JSONDecodeError:
+        done = _decode_and_transform(rt, destination, entry.chunk, now)
+    finally:
+        if collecting:
+            gc.enable()
+    if done is None:
         return _dead_letter_entry(rt, intake, entry, now, "undecodable")
-    if not isinstance(events, list):
-        events = [events]
-    done = transform_chunk(rt, destination, events, now)
     if done.rejects:
         rt.dlq.add(done.rejects)  # before the commit: a crash here repeats, never loses
     depth = intake.commit(entry, done.items, dict(done.tally), done.quality)
@@ -178,6 +181,23 @@ def ingest_next(rt: Runtime, destination: str, *, ring: bool = True) -> IngestRe
         full = depth >= rt.request_size(dest)
         rt.arm_flush(destination, 0.0 if full else rt.settings.linger_s)
     return _report(done)
+
+
+def _decode_and_transform(
+    rt: Runtime, destination: str, chunk: bytes, now: float
+) -> Transformed | None:
+    """A chunk's outcomes; ``None`` when it is no JSON. Called with the cyclic collector
+    paused: decoding and transforming 2000 events allocates tens of thousands of dicts that
+    live until the outcomes are encoded, and a generation-0 pass that fires meanwhile walks
+    every one of them (~5 % of the worker's CPU per event). They form no cycles and are
+    freed, by reference counting, when this frame returns, before the collector resumes."""
+    try:
+        events = orjson.loads(chunk)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(events, list):
+        events = [events]
+    return transform_chunk(rt, destination, events, now)
 
 
 def _report(done: Transformed) -> IngestReport:
