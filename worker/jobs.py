@@ -29,7 +29,8 @@ from worker.errors import ConfigError
 from worker.flush import Action, flush
 from worker.ingest import ingest
 from worker.runtime import Runtime
-from worker.store import counters, registry
+from worker.store import counters, keys, registry
+from worker.store.connection import Reachability
 from worker.store.counters import Field, Prefix
 from worker.store.deadletter import Category, DeadLetter
 from worker.store.locks import claim_period
@@ -52,13 +53,18 @@ def _destinations(rt: Runtime, job: str, full: bool | None = None) -> list[str]:
     return sorted(_worklist(rt, job, full)[0])
 
 
-def _worklist(rt: Runtime, job: str, full: bool | None) -> tuple[set[str], set[str]]:
+def _worklist(
+    rt: Runtime, job: str, full: bool | None, reach: Reachability | None = None
+) -> tuple[set[str], set[str]]:
     """(destinations to visit, those of them already in the active set).
 
     On a cluster the registry's sets live on one master; while it is down (or refuses),
     every configured destination is visited instead: the other masters' destinations must
     not wait for it (a lost doorbell is rung again only here)."""
+    reach = reach or Reachability(rt.redis)
     try:
+        if not reach.reaches(keys.ACTIVE):
+            raise redis.ConnectionError("its master did not answer")
         active = set(registry.active(rt.redis))
     except redis.RedisError as exc:
         log.warning("%s: the active set is unreadable (%s); visiting every configured "
@@ -69,7 +75,7 @@ def _worklist(rt: Runtime, job: str, full: bool | None) -> tuple[set[str], set[s
     if not full:
         return active, active
     try:
-        known = set(registry.known(rt.redis))
+        known = set(registry.known(rt.redis)) if reach.reaches(keys.DESTINATIONS) else set()
     except redis.RedisError as exc:
         log.warning("%s: the registry is unreadable (%s)", job, type(exc).__name__)
         known = set()
@@ -83,10 +89,13 @@ def recover(rt: Runtime, full: bool | None = None) -> dict[str, int]:
     set; one with work found by the full scan joins it. Returns recovered batch counts."""
     now = rt.clock()
     recovered: dict[str, int] = {}
-    visit, active = _worklist(rt, "recover", full)
+    reach = Reachability(rt.redis)
+    visit, active = _worklist(rt, "recover", full, reach)
     for d in sorted(visit):
+        if not reach.reaches(keys.intake(d)):
+            continue  # its master did not answer (logged once): the next tick tries again
         try:  # one destination's master down (a cluster) must not stop the others' recovery
-            n = _recover_one(rt, d, d in active, now)
+            n = _recover_one(rt, d, d in active or not reach.reaches(keys.ACTIVE), now)
         except redis.RedisError as exc:
             log.warning("recover: skipped (%s); the next tick tries again", type(exc).__name__,
                         extra={"destination": d})  # fmt: skip
@@ -131,8 +140,11 @@ def expire(rt: Runtime, full: bool | None = None) -> dict[str, int]:
     """Drop, and count as ``too_old``, everything that passed its destination's age limit:
     queued events of the active destinations, dead letters of those that have some."""
     now = rt.clock()
-    queued = _options(rt, _destinations(rt, "expire", full))
+    reach = Reachability(rt.redis)
+    queued = _options(rt, sorted(_worklist(rt, "expire", full, reach)[0]))
     try:  # a master down (a cluster): the dead letters wait for the next tick
+        if not reach.reaches(keys.DLQ_DESTINATIONS):
+            raise redis.ConnectionError("its master did not answer")
         with_dlq = registry.dlq_destinations(rt.redis)
         if any(stream.destination is None for stream in rt.dlq.streams()):
             with_dlq += list(rt.settings.destinations)  # the legacy stream: anyone's entries
@@ -143,6 +155,8 @@ def expire(rt: Runtime, full: bool | None = None) -> dict[str, int]:
         dropped = {}
     for d in set(queued) | set(dropped):
         opts = queued.get(d)
+        if not reach.reaches(keys.intake(d)):
+            continue
         try:  # one destination's master down must not stop the others' expiry
             n = dropped.get(d, 0) + (_expire_queued(rt, d, opts, now) if opts else 0)
             if n:
@@ -264,7 +278,10 @@ def probe_auth(rt: Runtime, full: bool | None = None) -> dict[str, str]:
     An operator's pause is left alone. The name stays (beat's task and schedule use it).
     """
     results: dict[str, str] = {}
-    for d in _destinations(rt, "probe_auth", full):
+    reach = Reachability(rt.redis)
+    for d in sorted(_worklist(rt, "probe_auth", full, reach)[0]):
+        if not reach.reaches(keys.intake(d)):
+            continue
         try:  # one destination's master down must not stop the others' probes
             info = paused_info(rt.redis, d)
         except redis.RedisError:

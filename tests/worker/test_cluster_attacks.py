@@ -54,6 +54,17 @@ class IngestRecorder:
         self.calls.append(destination)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_memory_gauge() -> Iterator[None]:
+    """A master skipped by the gauge after a failure stays skipped for 10 s in the process:
+    each test here starts (and leaves) with every master read."""
+    from worker.store import memory
+
+    memory._skip_until.clear()
+    yield
+    memory._skip_until.clear()
+
+
 @pytest.fixture
 def crt(
     tmp_path: Path,
@@ -161,8 +172,6 @@ def test_a_hung_master_costs_other_masters_producers_one_attempt_not_one_per_chu
     must go on: every call acknowledged, and the dead master asked once by the memory gauge
     and once by the announcement, not on every chunk (each ask costs a socket timeout: before,
     every chunk of every master waited 5-70 s)."""
-    from worker.store import memory
-
     down = redis_cluster.master_of(keys.ACTIVE)
     other = "brand-b"
     assert redis_cluster.master_of(keys.intake(other)) != down
@@ -177,10 +186,43 @@ def test_a_hung_master_costs_other_masters_producers_one_attempt_not_one_per_chu
     finally:
         os.kill(pid, signal.SIGCONT)
         redis_cluster.wait_ok()
-        memory._skip_until.clear()  # the next tests read every master at once
     asks = [
         r.name for r in caplog.records if r.name in ("worker.store.memory", "worker.store.registry")
     ]
     assert acked == calls
     assert asks.count("worker.store.registry") == 1, asks
     assert asks.count("worker.store.memory") == 1, asks
+
+
+def test_beat_skips_a_hung_master_after_one_ping_and_rings_the_others(
+    crt: Runtime, redis_cluster: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The master of ``mtt:active`` (and of brand-a, brand-bad) hangs without resetting its
+    connections. Each beat job asks it once (one ``PING``) and skips its keys, so the other
+    masters' destinations are rung and armed within the job's time limit. Before, every
+    destination and registry command on it paid the client's retries (5 s each): a full scan
+    took 150 s, the recover task's hard limit, and the others were never reached."""
+    down = redis_cluster.master_of(keys.ACTIVE)
+    alive = [
+        d for d in ("brand-b", "brand-limited") if redis_cluster.master_of(keys.intake(d)) != down
+    ]
+    assert alive and redis_cluster.master_of(keys.intake("brand-a")) == down
+    for d in [*alive, "brand-a"]:
+        enqueue([view(i, d) for i in range(5)], d, settings=crt.settings, client=crt.redis,
+                doorbell=lambda d: None)  # fmt: skip
+    rung: Any = crt.schedule_ingest
+    pid = redis_cluster.nodes[down].pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        with caplog.at_level(logging.WARNING):
+            jobs.recover(crt, full=True)
+            jobs.expire(crt, full=True)
+            jobs.probe_auth(crt, full=True)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        redis_cluster.wait_ok()
+    assert sorted(set(rung.calls)) == sorted(alive)
+    pings = [r for r in caplog.records if "did not answer" in r.getMessage()]
+    assert len(pings) == 3, [r.getMessage() for r in caplog.records]  # one per job
+    jobs.recover(crt, full=True)  # back: brand-a is rung too
+    assert "brand-a" in rung.calls

@@ -20,6 +20,7 @@ pipeline is not a :class:`redis.client.Pipeline` (:func:`is_pipeline`, :func:`is
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any, Final, cast
 from urllib.parse import unquote, urlsplit
 
@@ -27,6 +28,7 @@ import redis
 from pydantic import AfterValidator, ValidationInfo
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.cluster import ClusterNode, ClusterPipeline, RedisCluster
+from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "CLUSTER_SCHEMES",
     "BrokerUrl",
     "ClusterUrl",
+    "Reachability",
     "RedisUrl",
     "check_broker_url",
     "check_redis_url",
@@ -44,6 +47,8 @@ __all__ = [
     "parse_cluster_url",
     "pool_id",
 ]
+
+log = logging.getLogger(__name__)
 
 #: URL scheme -> TLS
 CLUSTER_SCHEMES: Final = {"redis+cluster": False, "rediss+cluster": True}
@@ -214,3 +219,37 @@ def pool_id(client: Any) -> int:
     if isinstance(client, RedisCluster):
         return id(client.nodes_manager)
     return id(client.connection_pool)
+
+
+class Reachability:
+    """Which cluster masters answer, each asked once (one ``PING``, no retries) per instance.
+
+    A job that walks many destinations (beat's) skips the keys of a master that did not
+    answer instead of paying the client's retries for every one of them: a host that vanished
+    without resetting its connections costs a socket timeout per attempt, and a handful of
+    destinations on it outlasted the job's time limit, so the other masters' were never
+    reached. On one Redis every key counts as reachable (nothing is asked).
+    """
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.answers: dict[str, bool] = {}
+
+    def reaches(self, key: str) -> bool:
+        if not is_cluster(self.client):
+            return True
+        try:
+            node = self.client.get_node_from_key(key)
+        except RedisClusterException:  # its slot is not served
+            return False
+        if node is None:
+            return False
+        if node.name not in self.answers:
+            try:
+                self.client.execute_command("PING", target_nodes=node)  # no retries
+                self.answers[node.name] = True
+            except (redis.RedisError, RedisClusterException) as exc:
+                log.warning("master %s did not answer (%s): its keys wait for the next run",
+                            node.name, type(exc).__name__)  # fmt: skip
+                self.answers[node.name] = False
+        return self.answers[node.name]

@@ -47,7 +47,7 @@ class MemoryGauge:
         return bool(limit) and used > share * limit
 
 
-#: a master whose reading failed is left out for this long (s): one that vanished without a
+#: a master whose reading timed out is left out for this long (s): one that vanished without a
 #: reset (a dead host, a partition) costs a socket timeout per reading, which every producer of
 #: every master would otherwise pay on every chunk
 SKIP_FAILED_S = 10.0
@@ -58,7 +58,7 @@ def _fullest_master(client: Any) -> tuple[int, int]:
     """On a Redis Cluster: the reading of the master closest to its maxmemory (any master
     may hold the next write), asked directly, so a master that is down is skipped at once
     instead of being retried: its destinations fail on their own writes; the others go on.
-    A master that did not answer is not asked again for :data:`SKIP_FAILED_S`."""
+    A master that timed out is not asked again for :data:`SKIP_FAILED_S`."""
     best: tuple[int, int] | None = None
     for node in client.get_primaries():
         name = str(getattr(node, "name", ""))
@@ -66,10 +66,12 @@ def _fullest_master(client: Any) -> tuple[int, int]:
             continue
         try:
             info: Any = node.redis_connection.info("memory")
-        except (redis.RedisError, OSError, AttributeError) as exc:
+        except redis.TimeoutError as exc:  # a refused connection fails fast: no need
             _skip_until[name] = time.monotonic() + SKIP_FAILED_S
             log.warning("memory of master %s unreadable (%s): left out for %.0f s", name,
                         type(exc).__name__, SKIP_FAILED_S)  # fmt: skip
+            continue
+        except (redis.RedisError, OSError, AttributeError):
             continue
         _skip_until.pop(name, None)
         reading = (int(info.get("used_memory", 0)), int(info.get("maxmemory", 0)))

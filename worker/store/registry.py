@@ -70,7 +70,7 @@ def register(client: Any, destination: str) -> None:
     pipe.execute()
 
 
-#: after an announcement failed, this process skips announcing on that client for this long
+#: after an announcement timed out, this process skips announcing on that client for this long
 #: (s): an unreachable registry master (a vanished host sends no reset) costs a socket timeout
 #: per attempt, which every producer of every master would otherwise pay on every chunk
 ANNOUNCE_BACKOFF_S = 10.0
@@ -83,7 +83,7 @@ def announce(client: redis.Redis, destination: str) -> bool:
     on one master: while it is down, producers of every other master's destinations must go
     on, and their events are safe in their intake whatever the registry says. The doorbell
     still rings; beat's full scan, which also walks the configured destinations, finds them.
-    So on a cluster each set gets one attempt (no retries), and after a failure announcing is
+    So on a cluster each set gets one attempt (no retries), and after a timeout announcing is
     skipped for :data:`ANNOUNCE_BACKOFF_S` (the same fallback covers what was skipped)."""
     pool = _pool(client)  # the connections behind the client (a cluster's: its nodes manager)
     if time.monotonic() < _announce_skip_until.get(pool, 0.0):
@@ -99,7 +99,8 @@ def announce(client: redis.Redis, destination: str) -> bool:
         else:
             register(client, destination)
     except (redis.RedisError, RedisClusterException) as exc:
-        _announce_skip_until[pool] = time.monotonic() + ANNOUNCE_BACKOFF_S
+        if isinstance(exc, redis.TimeoutError):  # a refusal fails fast: no need to skip
+            _announce_skip_until[pool] = time.monotonic() + ANNOUNCE_BACKOFF_S
         log.warning(
             "destination not registered as active (%s); beat's full scan finds it",
             type(exc).__name__,
