@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +32,7 @@ from worker.producer import enqueue
 from worker.runtime import Runtime
 from worker.settings import Settings
 from worker.store import keys, registry
+from worker.store.connection import connect
 from worker.tiktok import TikTokClient
 
 pytestmark = pytest.mark.integration
@@ -226,3 +228,55 @@ def test_beat_skips_a_hung_master_after_one_ping_and_rings_the_others(
     assert len(pings) == 3, [r.getMessage() for r in caplog.records]  # one per job
     jobs.recover(crt, full=True)  # back: brand-a is rung too
     assert "brand-a" in rung.calls
+
+
+def test_the_active_set_never_strands_work_under_concurrent_appends_and_retires(
+    crt: Runtime, redis_cluster: Any, emulator: EmulatorServer
+) -> None:
+    """Producers append, a consumer ingests and delivers, and beat's remove-then-look-again
+    retires the idle, all at once on three masters; at each quiet point every destination with
+    work must be in ``mtt:active`` (no full scan: the announcement and the re-check alone)."""
+    from worker.flush import flush
+
+    dests = ["brand-a", "brand-b", "brand-limited"]
+    assert len({redis_cluster.master_of(keys.intake(d)) for d in dests}) == 3
+    stranded: list[str] = []
+    retired = appended = 0
+    for round_ in range(6):
+        stop = threading.Event()
+
+        def retire(stop: threading.Event = stop) -> None:
+            nonlocal retired
+            r = connect(redis_cluster.url, socket_timeout=5)  # its own connections
+            while not stop.is_set():
+                for d in dests:
+                    retired += registry.retire_if_idle(r, d)
+            r.close()
+
+        def consume(stop: threading.Event = stop) -> None:
+            while not stop.is_set():
+                for d in dests:
+                    ingest_next(crt, d, ring=False)
+                    flush(crt, d)
+
+        threads = [threading.Thread(target=retire), threading.Thread(target=consume)]
+        for t in threads:
+            t.start()
+        producer = connect(redis_cluster.url, socket_timeout=5)
+        for i in range(60):
+            d = dests[i % 3]
+            appended += enqueue([view(i, f"r{round_}")], d, settings=crt.settings,
+                                client=producer, doorbell=lambda d: None)  # fmt: skip
+            if i % (10 + round_) == 0:
+                time.sleep(0.002 * round_)  # let the consumer drain to idle now and then
+        stop.set()
+        for t in threads:
+            t.join()
+        producer.close()
+        active = set(registry.active(crt.redis))
+        stranded += [f"{round_}:{d}" for d in dests
+                     if registry.has_work(crt.redis, d) and d not in active]  # fmt: skip
+    print("appended", appended, "retired", retired)
+    assert appended == 6 * 60
+    assert retired > 0, "the test means retires racing appends"
+    assert stranded == []
