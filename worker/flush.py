@@ -175,7 +175,9 @@ def _deliver(
 ) -> FlushReport:
     now = rt.clock()
     options = dest.transform_options()
-    fresh = [i for i in batch.items if not is_too_old(i.event_time, options, now)]
+    fresh = batch.items  # the rule per item only when the oldest breaks it (the usual: none)
+    if fresh and is_too_old(min([i.event_time for i in fresh]), options, now):
+        fresh = [i for i in batch.items if not is_too_old(i.event_time, options, now)]
     expired = len(batch.items) - len(fresh)
     if expired:
         counters.incr(rt.redis, dest.id, {Prefix.DROPPED.of(DropReason.TOO_OLD): expired})

@@ -238,7 +238,7 @@ class TikTokClient:
         # and an OS error code (:func:`_facts`).
         try:
             head = orjson.dumps(build_body(pixel_code, [], test_event_code, self.partner_name))
-            body = head[:-2] + b",".join(events) + b"]}"  # head ends with `"data":[]}`
+            body = _splice(head, events)
             response = self._http.post(TRACK_PATH, content=body, headers={"Access-Token": token})
         except DeliveryError:
             raise  # a transport of ours (tests) already speaks the taxonomy
@@ -273,6 +273,17 @@ class TikTokClient:
 
     def close(self) -> None:
         self._http.close()
+
+
+def _splice(head: bytes, events: Sequence[bytes]) -> bytes:
+    """``head[:-2] + b",".join(events) + b"]}"`` (``head`` ends with ``"data":[]}``) in one
+    copy of the events' bytes, not three: a request carries ~800 kB of them."""
+    if not events:
+        return head
+    parts = list(events)
+    parts[0] = head[:-2] + parts[0]
+    parts[-1] += b"]}"
+    return b",".join(parts)
 
 
 def _facts(exc: BaseException) -> str:
