@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Final
 
 from transforms.options import TransformOptions
@@ -65,7 +66,10 @@ def parse_issued_at(value: object) -> int | None:
     return _from_text(value)
 
 
+@lru_cache(maxsize=4096)
 def _from_text(value: str) -> int | None:
+    # cached: a chunk's events carry a few distinct times (one per second, per millisecond at
+    # most), and parsing one costs ~20 times a hit
     text = value.strip()
     if "-" not in text and _NUMERIC.fullmatch(text):  # ISO dates have "-": skip the regex
         return _from_number(float(text))
