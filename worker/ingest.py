@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import threading
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -161,13 +162,8 @@ def ingest_next(rt: Runtime, destination: str, *, ring: bool = True) -> IngestRe
         return _dead_letter_entry(rt, intake, entry, now, "worker_lost")
     if entry.chunk is None:
         return _dead_letter_entry(rt, intake, entry, now, "undecodable")
-    collecting = gc.isenabled()
-    gc.disable()  # the chunk's objects die with it: no collector pass should walk them
-    try:
+    with collector_paused:  # the chunk's objects die with it: no collector pass should walk them
         done = _decode_and_transform(rt, destination, entry.chunk, now)
-    finally:
-        if collecting:
-            gc.enable()
     if done is None:
         return _dead_letter_entry(rt, intake, entry, now, "undecodable")
     if done.rejects:
@@ -181,6 +177,33 @@ def ingest_next(rt: Runtime, destination: str, *, ring: bool = True) -> IngestRe
         full = depth >= rt.request_size(dest)
         rt.arm_flush(destination, 0.0 if full else rt.settings.linger_s)
     return _report(done)
+
+
+class _CollectorPause:
+    """``with collector_paused:`` - the cyclic collector off inside, back as it was after.
+    Overlapping pauses (threads of one process) share one: the collector stays off until
+    the last ends, and comes back only if it was on when the first began."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._resume = False
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._depth == 0:
+                self._resume = gc.isenabled()
+                gc.disable()
+            self._depth += 1
+
+    def __exit__(self, *_: object) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0 and self._resume:
+                gc.enable()
+
+
+collector_paused = _CollectorPause()
 
 
 def _decode_and_transform(
