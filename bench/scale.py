@@ -43,14 +43,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from _stack import make_events  # noqa: E402
+from pipeline import tree_cpu  # noqa: E402
 
 import devstack  # noqa: E402
 from devstack import EmulatorProcess, credentials, wait_until  # noqa: E402
 from devstack.processes import terminate  # noqa: E402
 from worker.settings import Settings  # noqa: E402
 from worker.store.connection import connect  # noqa: E402
-
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def brands(n: int) -> list[tuple[str, str, str]]:
@@ -60,30 +59,6 @@ def brands(n: int) -> list[tuple[str, str, str]]:
         pixel = f"C9S{i:017d}"
         out.append((f"brand-{i:03d}", pixel, f"scale-token-{i:04d}-5e1f"))
     return out
-
-
-def tree_cpu(pids: list[int]) -> float:
-    """CPU seconds (user + system) of ``pids`` and their live descendants."""
-    parent: dict[int, int] = {}
-    cpu: dict[int, float] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parent[int(entry.name)] = int(fields[1])
-        cpu[int(entry.name)] = (int(fields[11]) + int(fields[12])) / CLK_TCK
-    wanted, total = set(pids), 0.0
-    for pid, seconds in cpu.items():
-        p, hops = pid, 0
-        while p and hops < 64:
-            if p in wanted:
-                total += seconds
-                break
-            p, hops = parent.get(p, 0), hops + 1
-    return total
 
 
 class DataStore:
