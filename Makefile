@@ -48,7 +48,8 @@ bench: $(STAMP)
 chaos: $(STAMP)
 	mkdir -p .masivo-tiktok && rm -f .masivo-tiktok/chaos.jsonl
 	MASIVO_TIKTOK_CHAOS=full MASIVO_TIKTOK_CHAOS_REPORT=$(CURDIR)/.masivo-tiktok/chaos.jsonl \
-		$(BIN)/pytest -q tests/system/test_reliability.py tests/system/test_worker.py tests/system/test_cluster.py
+		$(BIN)/pytest -q tests/system/test_reliability.py tests/system/test_worker.py tests/system/test_cluster.py \
+		tests/system/test_cluster_attacks.py
 	cat .masivo-tiktok/chaos.jsonl
 
 clean:
