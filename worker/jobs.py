@@ -30,7 +30,7 @@ from worker.flush import Action, flush
 from worker.ingest import ingest
 from worker.runtime import Runtime
 from worker.store import counters, keys, registry
-from worker.store.connection import Reachability
+from worker.store.connection import Reachability, is_cluster
 from worker.store.counters import Field, Prefix
 from worker.store.deadletter import Category, DeadLetter
 from worker.store.locks import claim_period
@@ -53,6 +53,13 @@ def _destinations(rt: Runtime, job: str, full: bool | None = None) -> list[str]:
     return sorted(_worklist(rt, job, full)[0])
 
 
+def _only_on_a_cluster(rt: Runtime) -> None:
+    """Re-raise the error being handled unless the data lives on a cluster: one Redis down
+    stops the whole job, as a job cannot do anything else (no master is left to serve)."""
+    if not is_cluster(rt.redis):
+        raise
+
+
 def _worklist(
     rt: Runtime, job: str, full: bool | None, reach: Reachability | None = None
 ) -> tuple[set[str], set[str]]:
@@ -67,6 +74,7 @@ def _worklist(
             raise redis.ConnectionError("its master did not answer")
         active = set(registry.active(rt.redis))
     except redis.RedisError as exc:
+        _only_on_a_cluster(rt)
         log.warning("%s: the active set is unreadable (%s); visiting every configured "
                     "destination", job, type(exc).__name__)  # fmt: skip
         return set(rt.settings.destinations), set()
@@ -77,6 +85,7 @@ def _worklist(
     try:
         known = set(registry.known(rt.redis)) if reach.reaches(keys.DESTINATIONS) else set()
     except redis.RedisError as exc:
+        _only_on_a_cluster(rt)
         log.warning("%s: the registry is unreadable (%s)", job, type(exc).__name__)
         known = set()
     return active | set(rt.settings.destinations) | known, active
@@ -97,6 +106,7 @@ def recover(rt: Runtime, full: bool | None = None) -> dict[str, int]:
         try:  # one destination's master down (a cluster) must not stop the others' recovery
             n = _recover_one(rt, d, d in active or not reach.reaches(keys.ACTIVE), now)
         except redis.RedisError as exc:
+            _only_on_a_cluster(rt)
             log.warning("recover: skipped (%s); the next tick tries again", type(exc).__name__,
                         extra={"destination": d})  # fmt: skip
             continue
@@ -113,6 +123,7 @@ def _recover_one(rt: Runtime, d: str, listed: bool, now: float) -> int:
         try:
             registry.mark_active(rt.redis, d)
         except redis.RedisError:  # the registry's master is down, this destination's is not
+            _only_on_a_cluster(rt)
             log.warning("recover: not marked active; rung anyway", extra={"destination": d})
     if rt.intake(d).has_work(rt.settings.lease_s):
         rt.unring(d)
@@ -150,6 +161,7 @@ def expire(rt: Runtime, full: bool | None = None) -> dict[str, int]:
             with_dlq += list(rt.settings.destinations)  # the legacy stream: anyone's entries
         dropped = _expire_dlq(rt, _options(rt, with_dlq), now)
     except redis.RedisError as exc:
+        _only_on_a_cluster(rt)
         log.warning("expire: dead letters skipped (%s); the next tick tries again",
                     type(exc).__name__)  # fmt: skip
         dropped = {}
@@ -162,6 +174,7 @@ def expire(rt: Runtime, full: bool | None = None) -> dict[str, int]:
             if n:
                 counters.incr(rt.redis, d, {Prefix.DROPPED.of(DropReason.TOO_OLD): n})
         except redis.RedisError as exc:
+            _only_on_a_cluster(rt)
             log.warning("expire: skipped (%s); the next tick tries again", type(exc).__name__,
                         extra={"destination": d})  # fmt: skip
             continue
@@ -285,6 +298,7 @@ def probe_auth(rt: Runtime, full: bool | None = None) -> dict[str, str]:
         try:  # one destination's master down must not stop the others' probes
             info = paused_info(rt.redis, d)
         except redis.RedisError:
+            _only_on_a_cluster(rt)
             continue
         if info is None or info.get("kind") not in PROBED:
             continue

@@ -346,3 +346,20 @@ def test_an_intake_that_alone_fills_its_master_still_drains(
     }
     assert acked == 400 and "memory_wait" not in actions, actions
     assert {f"evt-{i}" for i in range(400)} <= got
+
+
+def test_on_one_redis_a_beat_job_still_stops_at_the_first_error(crt: Runtime) -> None:
+    """The tolerance above is for a cluster only: with one Redis down there is no other master
+    to serve, and a job that swallowed each error would pay a timeout per destination (a hung
+    Redis) instead of stopping at once, as before."""
+    from devstack.ports import free_port
+    from worker.store.locks import run_once_per_period
+
+    dead = redis.Redis(port=free_port(), socket_timeout=1, socket_connect_timeout=1, retry=None)
+    one = Runtime(settings=crt.settings, redis=dead, client=crt.client,
+                  schedule_flush=Recorder(), clock=crt.clock)  # fmt: skip
+    for job in (jobs.recover, jobs.expire, jobs.probe_auth):
+        with pytest.raises(redis.ConnectionError):
+            job(one, full=True)
+    with pytest.raises(redis.ConnectionError):
+        run_once_per_period(dead, "recover", 30, lambda: "ran")

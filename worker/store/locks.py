@@ -4,10 +4,9 @@ Each periodic job first takes ``mtt:lock:<job>`` with ``SET NX PX`` for most of 
 does not release it: a second beat firing the same job in the same period finds the key and
 skips. A process that dies mid-job loses the lock when the TTL runs out, so nothing sticks.
 
-A lock that cannot be taken because Redis refuses (on a cluster: the master holding
-``mtt:lock:<job>`` is down or full) counts as taken by this caller: the jobs are safe to run
-twice, and beat's safety net must not wait for one master (its rings and flushes serve every
-other master's destinations).
+On a Redis Cluster, a lock that cannot be taken because its master is down or refuses counts
+as taken by this caller: the jobs are safe to run twice, and beat's safety net must not wait
+for one master (its rings and flushes serve every other master's destinations).
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from typing import Any
 import redis
 
 from worker.store import keys
+from worker.store.connection import is_cluster
 
 __all__ = ["claim_period", "run_once_per_period"]
 
@@ -33,6 +33,8 @@ def claim_period(client: redis.Redis, name: str, period_s: float) -> bool:
     try:
         return bool(client.set(keys.lock(name), os.getpid(), nx=True, px=ttl_ms))
     except redis.RedisError as exc:
+        if not is_cluster(client):  # one Redis down: the job could do nothing else either
+            raise
         log.warning("lock %s not taken (%s): running without it", name, type(exc).__name__)
         return True
 
