@@ -308,8 +308,9 @@ def stats(
 def migrate(as_json: bool) -> int:
     """Move every entry of the legacy global stream (``mtt:dlq``, written before issue 12)
     into its destination's stream, then delete it. Optional on one Redis (the legacy entries
-    are listed, replayed, expired and purged as they are); needed before the data moves to a
-    Redis Cluster. Entries get new ids; their content is unchanged. Safe to run again."""
+    are listed, replayed, expired and purged as they are); on a Redis Cluster, which reads no
+    legacy stream, it moves one that came along with the data. Entries get new ids; their
+    content is unchanged. Safe to run again."""
     n = runtime().dlq.migrate_legacy()
     if as_json:
         echo_json({"migrated": n})

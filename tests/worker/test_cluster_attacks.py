@@ -19,6 +19,7 @@ import redis
 
 from emulator import EmulatorServer
 from tests.worker.conftest import (
+    PIXEL_A,
     PIXEL_B,
     TEST_EVENT_CODE,
     FakeClock,
@@ -363,3 +364,28 @@ def test_on_one_redis_a_beat_job_still_stops_at_the_first_error(crt: Runtime) ->
             job(one, full=True)
     with pytest.raises(redis.ConnectionError):
         run_once_per_period(dead, "recover", 30, lambda: "ran")
+
+
+def test_legacy_dead_letters_moved_onto_a_cluster_are_migrated_not_stranded(
+    crt: Runtime, emulator: EmulatorServer, clock: FakeClock
+) -> None:
+    """An operator moves a single Redis' data onto the cluster (``redis-cli --cluster import``)
+    before running ``dlq migrate``: the legacy ``mtt:dlq`` and its counts land on two masters.
+    No read on a cluster sees that stream, so ``migrate`` must move its entries there too
+    (before, it answered 0 and left them invisible to list, replay, expiry and status)."""
+    from tests.worker.test_dlq_legacy import _legacy
+
+    now = int(time.time())
+    for i in range(3):
+        _legacy(crt.redis, f"legacy-{i}", now - 60)
+    crt.redis.xadd(keys.LEGACY_DLQ, {b"d": b"not json", b"k": b"x|y|z"})  # unreadable: dropped
+    assert crt.dlq.size() == 0  # invisible on a cluster until migrated
+    assert crt.dlq.migrate_legacy() == 3
+    assert not crt.redis.exists(keys.LEGACY_DLQ) and not crt.redis.exists(keys.LEGACY_DLQ_COUNTS)
+    assert sorted(e.event_id or "" for _, e in crt.dlq.list()) == [f"legacy-{i}" for i in range(3)]
+    assert crt.dlq.stats()["by_destination"] == {"brand-a": 3}
+    assert jobs.replay_retryable(crt)["replayed"] == 3
+    drain(crt, "brand-a", clock)
+    got = {e["event_id"] for e in emulator.events(pixel=PIXEL_A, limit=100_000)}
+    assert {f"legacy-{i}" for i in range(3)} <= got
+    assert crt.dlq.size() == 0

@@ -357,9 +357,7 @@ class DeadLetterStore:
         ids; the entry's content is unchanged), oldest first, a page at a time, each page
         deleted from the legacy stream after it is written (a crash between repeats the page:
         duplicates, never losses); entries no version can read are dropped. How many moved."""
-        if is_cluster(self.redis):
-            return 0
-        legacy = self.stream(None)
+        legacy = self.stream(None)  # on a cluster too: moved there with the data, it is unread
         moved = 0
         while True:
             page = [(legacy.public(stream_id_of(k)), raw)

@@ -18,6 +18,7 @@ import orjson
 import redis
 
 from worker.store import keys
+from worker.store.connection import is_cluster
 from worker.store.lua import Script
 
 __all__ = ["PAGE", "Stream", "decode_raw", "entry_id", "entry_time", "split_id", "text"]
@@ -78,6 +79,8 @@ class Stream:
         return [self.public(text(i)) for i in ids]
 
     def delete(self, stream_ids: Sequence[str]) -> int:
+        if self.destination is None and is_cluster(self.r):  # the legacy pair, moved onto a
+            return int(self.r.xdel(self.key, *stream_ids)) if stream_ids else 0  # cluster: 2 slots
         self.ensure_counts()
         removed = 0
         for start in range(0, len(stream_ids), PAGE):
@@ -110,8 +113,9 @@ class Stream:
                 break
             start = "(" + text(rows[-1][0])
         dropped = self.delete(bad) if bad else 0
-        if not self.r.xlen(self.key):  # an emptied stream still exists: remove it
-            self.r.delete(self.key, self.k_counts)
+        if not self.r.xlen(self.key):  # an emptied stream still exists: remove it (key by
+            self.r.delete(self.key)  # key: the legacy pair may lie in two slots of a cluster)
+            self.r.delete(self.k_counts)
         return dropped
 
     def get_raw(self, stream_id: str) -> dict[Any, Any] | None:
