@@ -85,8 +85,8 @@ class IntakeGuard:
                     f"destination {destination!r} has {waiting} events waiting (bound "
                     f"{self.max_backlog}, MASIVO_TIKTOK_MAX_BACKLOG); retry when it drains",
                 )
-        if self.memory_share < 1 and self.memory.above(self.memory_share):
-            used, limit = self.memory.read()
+        if self.memory_share < 1 and self.memory.above(self.memory_share, destination):
+            used, limit = self.memory.read(destination)
             raise IntakeRefused(
                 "memory",
                 f"Redis uses {used} of {limit} bytes (more than "

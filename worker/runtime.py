@@ -91,18 +91,31 @@ class Runtime:
         than its raw form. Ingest waits when one more commit could reach maxmemory; and, while
         the destination has events to deliver (delivering frees memory), already halfway from
         the producers' share to maxmemory or within three commits of it. With nothing to
-        deliver, ingest is the only way forward, so only the first rule applies."""
+        deliver, ingest is the only way forward, so only the first rule applies, and only
+        while the broker shares the data's Redis. On a cluster the reading is the
+        destination's own master."""
         share = self.settings.intake_memory_share
         if share >= 1:
             return False
-        used, limit = self.memory.read()
+        used, limit = self.memory.read(destination)
         if not limit:
             return False
+        box = self.outbox(destination)
+        deliverable = bool(box.depth() or box.scheduled_events())
         if used + self.ingest_growth > limit:
-            return True
-        if not (self.outbox(destination).depth() or self.outbox(destination).scheduled_events()):
+            # With nothing to deliver, only ingestion can free this memory (the commit deletes
+            # the entry it transforms; its script may pass maxmemory). Waiting would strand the
+            # intake for good, so go on where a full data Redis cannot block the broker.
+            return deliverable or not self.broker_apart
+        if not deliverable:
             return False
         return used > (share + (1 - share) / 2) * limit or used + 3 * self.ingest_growth > limit
+
+    @property
+    def broker_apart(self) -> bool:
+        """Whether Celery's broker is another server than the data (CELERY_BROKER_URL)."""
+        broker = self.settings.celery_broker_url
+        return bool(broker) and broker != self.settings.redis_url
 
     def note_ingest_growth(self, added_bytes: int, removed_bytes: int) -> None:
         """Remember how much one ingest commit grew Redis by (for :meth:`memory_tight`)."""

@@ -4,8 +4,9 @@ Producers stop at ``share`` of ``maxmemory`` (:class:`worker.producer.IntakeGuar
 which can grow what it moves (a transformed event carries hashes and TikTok's structure), stops
 claiming intake entries halfway between that share and the limit, so the last part is always
 left for what drains memory: flushes, their Celery messages, the retry schedule. With no
-``maxmemory`` configured every check passes. On a Redis Cluster the reading is the fullest
-master's.
+``maxmemory`` configured every check passes. On a Redis Cluster a destination's reading is
+its own master's (every key of a destination lives on one slot, so its writes land there and
+a full master elsewhere is not its concern); without a destination, the fullest master's.
 """
 
 from __future__ import annotations
@@ -27,24 +28,59 @@ class MemoryGauge:
     def __init__(self, client: redis.Redis, ttl_s: float = 0.5) -> None:
         self.r = client
         self.ttl_s = ttl_s
-        self._reading: tuple[float, int, int] | None = None  # (monotonic, used, maxmemory)
+        #: node name ("" = the one server, or the fullest master) -> (monotonic, used, maxmemory)
+        self._readings: dict[str, tuple[float, int, int]] = {}
 
-    def read(self) -> tuple[int, int]:
-        """``(used_memory, maxmemory)`` in bytes; maxmemory 0 means no limit."""
+    def read(self, destination: str | None = None) -> tuple[int, int]:
+        """``(used_memory, maxmemory)`` in bytes of the server that holds ``destination``'s
+        keys (on a cluster, its master; without one, the fullest master); maxmemory 0 means
+        no limit."""
+        node = _master_of(self.r, destination) if destination and is_cluster(self.r) else None
+        name = str(getattr(node, "name", "")) if node is not None else ""
         now = time.monotonic()
-        if self._reading is None or now - self._reading[0] > self.ttl_s:
-            if is_cluster(self.r):
+        reading = self._readings.get(name)
+        if reading is None or now - reading[0] > self.ttl_s:
+            if node is not None:
+                used, limit = _node_reading(node)
+            elif is_cluster(self.r):
                 used, limit = _fullest_master(self.r)
             else:
                 info: Any = self.r.info("memory")
                 used, limit = int(info.get("used_memory", 0)), int(info.get("maxmemory", 0))
-            self._reading = (now, used, limit)
-        return self._reading[1], self._reading[2]
+            reading = self._readings[name] = (now, used, limit)
+        return reading[1], reading[2]
 
-    def above(self, share: float) -> bool:
-        """Whether Redis uses more than ``share`` of its maxmemory (never, without a limit)."""
-        used, limit = self.read()
+    def above(self, share: float, destination: str | None = None) -> bool:
+        """Whether the server of ``destination`` (or any master) uses more than ``share`` of
+        its maxmemory (never, without a limit)."""
+        used, limit = self.read(destination)
         return bool(limit) and used > share * limit
+
+
+def _master_of(client: Any, destination: str) -> Any:
+    """The cluster master that holds ``destination``'s slot (None if the map does not say)."""
+    from worker.store import keys
+
+    try:
+        return client.get_node_from_key(keys.intake(destination))
+    except (redis.RedisError, OSError, AttributeError):
+        return None
+
+
+def _node_reading(node: Any) -> tuple[int, int]:
+    """One master's reading; a master that does not answer reads as no limit (its own writes
+    fail on their own; see :func:`_fullest_master` for why it is not retried)."""
+    name = str(getattr(node, "name", ""))
+    if time.monotonic() < _skip_until.get(name, 0.0):
+        return 0, 0
+    try:
+        info: Any = node.redis_connection.info("memory")
+    except redis.TimeoutError:
+        _skip_until[name] = time.monotonic() + SKIP_FAILED_S
+        return 0, 0
+    except (redis.RedisError, OSError, AttributeError):
+        return 0, 0
+    return int(info.get("used_memory", 0)), int(info.get("maxmemory", 0))
 
 
 #: a master whose reading timed out is left out for this long (s): one that vanished without a
