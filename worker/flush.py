@@ -80,10 +80,12 @@ class FlushReport:
     detail: str = ""
 
 
-def flush(rt: Runtime, destination: str, *, probe: bool = False) -> FlushReport:
-    """Deliver at most one batch for ``destination``; arm the next flush when needed."""
+def flush(rt: Runtime, destination: str, *, probe: bool = False, more: bool = False) -> FlushReport:
+    """Deliver at most one batch for ``destination``; arm the next flush when needed. ``more``:
+    a task's next batch (``tasks.delivery``): the flush it armed for the last one stays armed."""
     now = rt.clock()
-    rt.disarm_flush(destination)
+    if not more:
+        rt.disarm_flush(destination)
     if is_paused(rt.redis, destination) and not probe:
         return FlushReport(Action.PAUSED)
     try:
@@ -370,10 +372,8 @@ def _quarantine(
     rt: Runtime, dest: Destination, box: Outbox, batch: Batch, now: float
 ) -> FlushReport:
     """A batch whose worker died or hung every time: split it; a lone event is dead-lettered.
-
     Something in it (a huge event, a bug) kills the process that sends it. Bisecting finds the
-    culprit in about log2(batch) more rounds while its neighbours go through.
-    """
+    culprit in about log2(batch) more rounds while its neighbours go through."""
     recoveries = box.recoveries(batch.id)
     log.error(
         "batch lost its worker %d times; isolating its events",
