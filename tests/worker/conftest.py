@@ -128,3 +128,62 @@ def drain(rt: Runtime, destination: str, clock: FakeClock, rounds: int = 200) ->
         elif report.action == "retry":
             clock.advance(report.wait_s + 0.001)
     return actions
+
+
+# -- a runtime on the local 3-master Redis Cluster (tests/conftest.py's redis_cluster) ------
+
+
+def view(i: int, prefix: str = "evt") -> dict[str, Any]:
+    return {
+        "id": f"{prefix}-{i}",
+        "type": "view_item",
+        "customer_id": f"c{i}",
+        "issued_at": int(time.time()) - 60,
+        "items": [{"id": f"sku-{i}", "name": "Socks", "price": 9.5}],
+    }
+
+
+class IngestRecorder:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __call__(self, destination: str) -> None:
+        self.calls.append(destination)
+
+
+@pytest.fixture
+def crt(
+    tmp_path: Path,
+    redis_url: str,
+    redis_cluster: Any,
+    cluster_client: redis.Redis,
+    emulator: EmulatorServer,
+    clock: FakeClock,
+) -> Iterator[Runtime]:
+    emulator.reset()
+    emulator.set_faults("")
+    settings = Settings(
+        redis_url=redis_cluster.url,
+        celery_broker_url=redis_url,
+        api_base_url=emulator.url,
+        destinations_file=write_destinations(tmp_path / "destinations.yaml"),
+        rate_limit=0,
+        linger_s=0,
+        batch_size=100,
+        max_attempts=4,
+        http_timeout_s=2,
+        data_dir=tmp_path / "data",
+    )
+    client = TikTokClient(settings.api_base_url, timeout_s=settings.http_timeout_s)
+    rt = Runtime(
+        settings=settings,
+        redis=cluster_client,
+        client=client,
+        schedule_flush=Recorder(),
+        schedule_ingest=IngestRecorder(),
+        clock=clock,
+    )
+    try:
+        yield rt
+    finally:
+        client.close()

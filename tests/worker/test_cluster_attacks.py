@@ -11,7 +11,6 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,38 +22,19 @@ from tests.worker.conftest import (
     PIXEL_B,
     TEST_EVENT_CODE,
     FakeClock,
+    IngestRecorder,
     Recorder,
     drain,
-    write_destinations,
+    view,
 )
 from worker import jobs
 from worker.ingest import ingest_next
 from worker.producer import enqueue
 from worker.runtime import Runtime
-from worker.settings import Settings
 from worker.store import keys, registry
 from worker.store.connection import connect
-from worker.tiktok import TikTokClient
 
 pytestmark = pytest.mark.integration
-
-
-def view(i: int, prefix: str = "evt") -> dict[str, Any]:
-    return {
-        "id": f"{prefix}-{i}",
-        "type": "view_item",
-        "customer_id": f"c{i}",
-        "issued_at": int(time.time()) - 60,
-        "items": [{"id": f"sku-{i}", "name": "Socks", "price": 9.5}],
-    }
-
-
-class IngestRecorder:
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-
-    def __call__(self, destination: str) -> None:
-        self.calls.append(destination)
 
 
 @pytest.fixture(autouse=True)
@@ -66,44 +46,6 @@ def _fresh_memory_gauge() -> Iterator[None]:
     memory._skip_until.clear()
     yield
     memory._skip_until.clear()
-
-
-@pytest.fixture
-def crt(
-    tmp_path: Path,
-    redis_url: str,
-    redis_cluster: Any,
-    cluster_client: redis.Redis,
-    emulator: EmulatorServer,
-    clock: FakeClock,
-) -> Iterator[Runtime]:
-    emulator.reset()
-    emulator.set_faults("")
-    settings = Settings(
-        redis_url=redis_cluster.url,
-        celery_broker_url=redis_url,
-        api_base_url=emulator.url,
-        destinations_file=write_destinations(tmp_path / "destinations.yaml"),
-        rate_limit=0,
-        linger_s=0,
-        batch_size=100,
-        max_attempts=4,
-        http_timeout_s=2,
-        data_dir=tmp_path / "data",
-    )
-    client = TikTokClient(settings.api_base_url, timeout_s=settings.http_timeout_s)
-    rt = Runtime(
-        settings=settings,
-        redis=cluster_client,
-        client=client,
-        schedule_flush=Recorder(),
-        schedule_ingest=IngestRecorder(),
-        clock=clock,
-    )
-    try:
-        yield rt
-    finally:
-        client.close()
 
 
 def test_beat_rings_other_masters_while_the_registry_master_is_down(

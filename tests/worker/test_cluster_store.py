@@ -5,72 +5,21 @@ scripts that still run on a master restarted (its script cache empty)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 
 from emulator import EmulatorServer
-from tests.worker.conftest import PIXEL_A, PIXEL_B, FakeClock, Recorder, drain, write_destinations
+from tests.worker.conftest import PIXEL_A, PIXEL_B, FakeClock, drain, view
 from worker import jobs
 from worker.ingest import ingest
 from worker.runtime import Runtime
-from worker.settings import Settings
 from worker.store import counters, keys, registry
 from worker.store.deadletter import Category, DeadLetter
 from worker.store.pause import is_paused, pause, resume
-from worker.tiktok import TikTokClient
 
 pytestmark = pytest.mark.integration
-
-
-def view(i: int, prefix: str = "evt") -> dict[str, Any]:
-    return {
-        "id": f"{prefix}-{i}",
-        "type": "view_item",
-        "customer_id": f"c{i}",
-        "issued_at": int(time.time()) - 60,
-        "items": [{"id": f"sku-{i}", "name": "Socks", "price": 9.5}],
-    }
-
-
-@pytest.fixture
-def crt(
-    tmp_path: Path,
-    redis_url: str,
-    redis_cluster: Any,
-    cluster_client: redis.Redis,
-    emulator: EmulatorServer,
-    clock: FakeClock,
-) -> Iterator[Runtime]:
-    emulator.reset()
-    emulator.set_faults("")
-    settings = Settings(
-        redis_url=redis_cluster.url,
-        celery_broker_url=redis_url,
-        api_base_url=emulator.url,
-        destinations_file=write_destinations(tmp_path / "destinations.yaml"),
-        rate_limit=0,
-        linger_s=0,
-        batch_size=100,
-        max_attempts=4,
-        http_timeout_s=2,
-        data_dir=tmp_path / "data",
-    )
-    client = TikTokClient(settings.api_base_url, timeout_s=settings.http_timeout_s)
-    rt = Runtime(
-        settings=settings,
-        redis=cluster_client,
-        client=client,
-        schedule_flush=Recorder(),
-        clock=clock,
-    )
-    try:
-        yield rt
-    finally:
-        client.close()
 
 
 def delivered(emulator: EmulatorServer, pixel: str, test: str | None = None) -> set[str]:

@@ -147,9 +147,20 @@ class Stream:
     def scan_raw(self, since_ms: int | None) -> Iterator[tuple[tuple[int, int], dict[str, Any]]]:
         """Every decodable entry, oldest first, as ``((ms, seq), JSON)``, XRANGE ``PAGE`` at a
         time; :meth:`public` names it."""
-        start = "-" if since_ms is None else str(max(0, since_ms))
+        return self._scan("-" if since_ms is None else str(max(0, since_ms)), newest_first=False)
+
+    def scan_raw_newest_first(self) -> Iterator[tuple[tuple[int, int], dict[str, Any]]]:
+        return self._scan("+", newest_first=True)
+
+    def _scan(
+        self, start: str, *, newest_first: bool
+    ) -> Iterator[tuple[tuple[int, int], dict[str, Any]]]:
         while True:
-            rows: Any = self.r.xrange(self.key, min=start, max="+", count=PAGE)
+            rows: Any = (
+                self.r.xrevrange(self.key, max=start, min="-", count=PAGE)
+                if newest_first
+                else self.r.xrange(self.key, min=start, max="+", count=PAGE)
+            )
             for raw_id, fields in rows or []:
                 sid = text(raw_id)
                 entry = decode_raw(self.public(sid), dict(fields or {}))
@@ -158,19 +169,6 @@ class Stream:
             if len(rows or []) < PAGE:
                 return
             start = "(" + text(rows[-1][0])
-
-    def scan_raw_newest_first(self) -> Iterator[tuple[tuple[int, int], dict[str, Any]]]:
-        end = "+"
-        while True:
-            rows: Any = self.r.xrevrange(self.key, max=end, min="-", count=PAGE)
-            for raw_id, fields in rows or []:
-                sid = text(raw_id)
-                entry = decode_raw(self.public(sid), dict(fields or {}))
-                if entry is not None:
-                    yield _sort_key(sid), entry
-            if len(rows or []) < PAGE:
-                return
-            end = "(" + text(rows[-1][0])
 
 
 def stream_id_of(key: tuple[int, int]) -> str:

@@ -67,22 +67,6 @@ def _master_of(client: Any, destination: str) -> Any:
         return None
 
 
-def _node_reading(node: Any) -> tuple[int, int]:
-    """One master's reading; a master that does not answer reads as no limit (its own writes
-    fail on their own; see :func:`_fullest_master` for why it is not retried)."""
-    name = str(getattr(node, "name", ""))
-    if time.monotonic() < _skip_until.get(name, 0.0):
-        return 0, 0
-    try:
-        info: Any = node.redis_connection.info("memory")
-    except redis.TimeoutError:
-        _skip_until[name] = time.monotonic() + SKIP_FAILED_S
-        return 0, 0
-    except (redis.RedisError, OSError, AttributeError):
-        return 0, 0
-    return int(info.get("used_memory", 0)), int(info.get("maxmemory", 0))
-
-
 #: a master whose reading timed out is left out for this long (s): one that vanished without a
 #: reset (a dead host, a partition) costs a socket timeout per reading, which every producer of
 #: every master would otherwise pay on every chunk
@@ -92,28 +76,33 @@ _skip_until: dict[str, float] = {}  # node name (host:port) -> time.monotonic() 
 
 def _fullest_master(client: Any) -> tuple[int, int]:
     """On a Redis Cluster: the reading of the master closest to its maxmemory (any master
-    may hold the next write), asked directly, so a master that is down is skipped at once
-    instead of being retried: its destinations fail on their own writes; the others go on.
-    A master that timed out is not asked again for :data:`SKIP_FAILED_S`."""
+    may hold the next write)."""
     best: tuple[int, int] | None = None
     for node in client.get_primaries():
-        name = str(getattr(node, "name", ""))
-        if time.monotonic() < _skip_until.get(name, 0.0):
-            continue
-        try:
-            info: Any = node.redis_connection.info("memory")
-        except redis.TimeoutError as exc:  # a refused connection fails fast: no need
-            _skip_until[name] = time.monotonic() + SKIP_FAILED_S
-            log.warning("memory of master %s unreadable (%s): left out for %.0f s", name,
-                        type(exc).__name__, SKIP_FAILED_S)  # fmt: skip
-            continue
-        except (redis.RedisError, OSError, AttributeError):
-            continue
-        _skip_until.pop(name, None)
-        reading = (int(info.get("used_memory", 0)), int(info.get("maxmemory", 0)))
+        reading = _node_reading(node)
         if best is None or _fuller(reading, best):
             best = reading
     return best or (0, 0)
+
+
+def _node_reading(node: Any) -> tuple[int, int]:
+    """One master's reading, asked directly, so a master that is down is skipped at once
+    instead of being retried (it reads as no limit: its destinations fail on their own writes;
+    the others go on). A master that timed out is not asked again for :data:`SKIP_FAILED_S`."""
+    name = str(getattr(node, "name", ""))
+    if time.monotonic() < _skip_until.get(name, 0.0):
+        return 0, 0
+    try:
+        info: Any = node.redis_connection.info("memory")
+    except redis.TimeoutError as exc:  # a refused connection fails fast: no need
+        _skip_until[name] = time.monotonic() + SKIP_FAILED_S
+        log.warning("memory of master %s unreadable (%s): left out for %.0f s", name,
+                    type(exc).__name__, SKIP_FAILED_S)  # fmt: skip
+        return 0, 0
+    except (redis.RedisError, OSError, AttributeError):
+        return 0, 0
+    _skip_until.pop(name, None)
+    return int(info.get("used_memory", 0)), int(info.get("maxmemory", 0))
 
 
 def _fuller(a: tuple[int, int], b: tuple[int, int]) -> bool:
