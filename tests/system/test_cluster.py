@@ -27,7 +27,7 @@ import redis
 
 import devstack
 from devstack import RedisProcess
-from devstack.cluster import ClusterUnavailable, RedisCluster
+from devstack.cluster import RedisCluster
 from devstack.credentials import (
     PIXEL_A,
     PIXEL_B,
@@ -142,18 +142,6 @@ def books(r: redis.Redis, emulator: EmulatorServer, brand: str, acked: set[str])
         pending=backlog(r, brand),
         lost=len(acked - seen),
     )
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[RedisCluster]:
-    try:
-        found = RedisCluster(tmp_path / "cluster").start()
-    except ClusterUnavailable as exc:
-        pytest.skip(f"no local Redis Cluster: {exc}")
-    try:
-        yield found
-    finally:
-        found.stop()
 
 
 @pytest.fixture

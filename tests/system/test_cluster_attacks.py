@@ -40,7 +40,7 @@ from celery import Celery
 
 import devstack
 from devstack import RedisProcess
-from devstack.cluster import ClusterUnavailable, RedisCluster
+from devstack.cluster import RedisCluster
 from devstack.credentials import PIXEL_A, PIXEL_B, destination, emulator_credentials
 from emulator import EmulatorConfig, EmulatorServer
 from tests.leakscan import scan_for_leaks
@@ -88,18 +88,6 @@ class Tally:
             return False
         self.acknowledged.setdefault(brand, set()).update(e["id"] for e in chunk)
         return True
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[RedisCluster]:
-    try:
-        found = RedisCluster(tmp_path / "cluster").start()
-    except ClusterUnavailable as exc:
-        pytest.skip(f"no local Redis Cluster: {exc}")
-    try:
-        yield found
-    finally:
-        found.stop()
 
 
 @pytest.fixture
