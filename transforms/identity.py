@@ -129,8 +129,10 @@ def hash_email(email: str) -> str | None:
 def _acceptable(number: phonenumbers.PhoneNumber) -> bool:
     if phonenumbers.is_valid_number(number):
         return True
-    if number.italian_leading_zero and (number.number_of_leading_zeros or 1) > 1:
-        return False  # no real number has several; E.164 formatting of them is not stable
+    if number.italian_leading_zero:
+        # a number that is not valid keeps no stable E.164 form with a leading zero: the
+        # library may drop one of several ("+95 00100000" -> "+950100000" -> "+95100000")
+        return False
     reason = phonenumbers.is_possible_number_with_reason(number)
     return reason == phonenumbers.ValidationResult.IS_POSSIBLE and number.national_number != 0
 
