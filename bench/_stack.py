@@ -102,7 +102,9 @@ class Stack(devstack.Stack):
     """A started :class:`devstack.Stack` with a private Redis and destinations brand-a and
     brand-b; workers come in line-ups (:meth:`start_workers`)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, appendfsync: str | None = None) -> None:
+        """``appendfsync`` (``always``/``everysec``/``no``): Redis with an AOF and that policy;
+        ``None``: no persistence (the pipeline bench measures the worker, not the disk)."""
         super().__init__(
             directory,
             destinations=[
@@ -111,6 +113,13 @@ class Stack(devstack.Stack):
             ],
             env={"MASIVO_TIKTOK_HTTP_TIMEOUT": "10", "PYTHONPATH": str(ROOT)},
         )
+        if appendfsync is not None:
+            self.redis_server = devstack.RedisProcess(
+                self.directory / "redis",
+                port=0,
+                appendonly=True,
+                extra={"appendfsync": appendfsync},
+            )
         self.start()
 
     def start_workers(

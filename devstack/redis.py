@@ -3,7 +3,7 @@
 Unlike the embedded daemon of :mod:`worker.embedded` (shared, daemonized, outliving its
 starter), this server belongs to the process that started it: a free TCP port on 127.0.0.1
 and/or a unix socket, no persistence unless asked, reaped on :meth:`RedisProcess.stop`. Both
-run with the same configuration (``maxmemory-policy noeviction``, ``appendfsync everysec``).
+run with the same configuration (``maxmemory-policy noeviction``, ``appendfsync always``).
 """
 
 from __future__ import annotations

@@ -316,6 +316,24 @@ def _on_ready(sender: Any = None, **_: Any) -> None:
     global _worker_hostname
     _worker_hostname = getattr(sender, "hostname", None)
     _beat_heartbeat(_worker_hostname)
+    _warn_if_not_durable()
+
+
+def _warn_if_not_durable() -> None:
+    """One warning per data server whose persistence can lose acknowledged events (AOF off,
+    or an ``appendfsync`` other than ``always``): configured outside this program, and
+    otherwise only found out by a crash. Never stops the worker (the operator decides)."""
+    from worker.store.persistence import read_persistence, risks
+
+    if _heartbeat_redis is None:
+        return
+    try:
+        found = list(risks(read_persistence(_heartbeat_redis)))
+    except Exception as exc:  # a warning must not cost a worker
+        log.info("Redis persistence not checked (%s)", type(exc).__name__)
+        return
+    for risk in found:
+        log.warning("%s", risk)
 
 
 @signals.heartbeat_sent.connect

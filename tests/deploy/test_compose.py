@@ -87,7 +87,7 @@ def test_redis_is_durable_and_healthchecked(services: dict[str, Any]) -> None:
     argv = command.split() if isinstance(command, str) else [str(a) for a in command]
     assert argv[0] == "redis-server"
     assert option_value(argv, "--appendonly") == "yes"
-    assert option_value(argv, "--appendfsync") == "everysec"
+    assert option_value(argv, "--appendfsync") == "always"
     assert option_value(argv, "--maxmemory-policy") == "noeviction"
     assert any(str(v).endswith(":/data") for v in redis.get("volumes", []))
     test = redis["healthcheck"]["test"]

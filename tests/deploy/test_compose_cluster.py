@@ -124,6 +124,7 @@ def test_nodes_are_durable_cluster_nodes_that_announce_their_names(
     assert argv[0] == "redis-server"
     assert _option(argv, "--cluster-enabled") == "yes"
     assert _option(argv, "--appendonly") == "yes"
+    assert _option(argv, "--appendfsync") == "always"  # everysec can lose acknowledged writes
     assert _option(argv, "--maxmemory-policy") == "noeviction"
     assert _option(argv, "--cluster-announce-hostname") == name
     assert _option(argv, "--cluster-preferred-endpoint-type") == "hostname"

@@ -1,0 +1,112 @@
+"""What each data Redis promises about the events it acknowledged, read from the server.
+
+Every queued event lives only in Redis, so Redis' persistence decides what a Redis crash
+loses, and it is configured outside this program. Three settings matter:
+
+* **AOF off**: whatever was acknowledged since the last snapshot dies with the process.
+* **``appendfsync everysec``**: Redis answers before the data is on disk, and while a
+  background ``fsync`` is still running (a busy or slow disk) it also postpones *writing* its
+  AOF buffer, for up to two seconds, still answering clients. A ``kill -9`` or an OOM kill in
+  that window loses writes it had acknowledged; Redis counts each postponement that ran out in
+  ``aof_delayed_fsync``. A machine crash loses up to about a second of writes more.
+* **``appendfsync always``**: every write is written and fsynced before the reply leaves
+  (``flushAppendOnlyFile`` runs before the replies in Redis' event loop): nothing acknowledged
+  is lost by a crash of the process or of the machine. The shipped configurations use it;
+  ``bench/durability.py`` measures its cost.
+
+The readings feed the exporter (``masivo_tiktok_redis_aof_*``) and one warning per worker at
+start-up, so a Redis that cannot keep the promise is visible before it is tested by a crash.
+``CONFIG GET`` is refused by some managed services; the policy is then ``unknown``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from worker.store.connection import is_cluster
+
+__all__ = ["Persistence", "read_persistence"]
+
+
+@dataclass(frozen=True, slots=True)
+class Persistence:
+    """One data server's persistence (every master of a cluster)."""
+
+    #: ``host:port`` on a cluster, ``""`` for the one server
+    node: str
+    #: ``INFO persistence`` ``aof_enabled``
+    aof: bool
+    #: ``appendfsync`` from ``CONFIG GET``: ``always``, ``everysec``, ``no`` or ``unknown``
+    fsync: str
+    #: ``aof_delayed_fsync``: AOF writes Redis postponed past their 2 s grace (it answered
+    #: clients meanwhile); cumulative since the server started
+    delayed_fsync: int
+
+    @property
+    def risk(self) -> str | None:
+        """What a crash of this server may lose that a producer was told was accepted, or
+        ``None`` when nothing (``appendonly yes`` with ``appendfsync always``)."""
+        where = f"Redis {self.node}" if self.node else "Redis"
+        if not self.aof:
+            return (
+                f"{where} runs without AOF (appendonly no): a restart loses every event "
+                "acknowledged since its last snapshot"
+            )
+        if self.fsync == "always":
+            return None
+        if self.fsync == "unknown":
+            return (
+                f"{where}: appendfsync unreadable (CONFIG GET refused); unless it is 'always', "
+                "a crash may lose recently acknowledged events"
+            )
+        return (
+            f"{where} runs appendfsync {self.fsync}: a crash while its disk is busy loses up "
+            "to ~2 s of acknowledged events (appendfsync always keeps them; "
+            "docs/reliability.md)"
+        )
+
+
+def read_persistence(client: Any) -> list[Persistence]:
+    """One reading per data server: the server, or each reachable master of a cluster (a
+    master that does not answer is left out: its destinations already fail on their own)."""
+    if not is_cluster(client):
+        return [_reading("", client)]
+    found = []
+    for node in client.get_primaries():
+        try:
+            found.append(_reading(str(node.name), node.redis_connection))
+        except (redis.RedisError, OSError):
+            continue
+    return found
+
+
+def _reading(name: str, server: redis.Redis) -> Persistence:
+    info: Any = server.info("persistence")
+    return Persistence(
+        node=name,
+        aof=bool(int(info.get("aof_enabled", 0))),
+        fsync=_policy(server),
+        delayed_fsync=int(info.get("aof_delayed_fsync", 0)),
+    )
+
+
+def _policy(server: redis.Redis) -> str:
+    try:
+        found: Any = server.config_get("appendfsync")
+    except redis.ResponseError:  # CONFIG disabled or renamed (managed services)
+        return "unknown"
+    value = found.get("appendfsync") or found.get(b"appendfsync")
+    if isinstance(value, bytes):
+        value = value.decode()
+    return str(value) if value else "unknown"
+
+
+def risks(readings: list[Persistence]) -> Iterator[str]:
+    """The risk of each server that has one."""
+    for reading in readings:
+        if reading.risk is not None:
+            yield reading.risk
