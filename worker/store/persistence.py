@@ -7,8 +7,10 @@ loses, and it is configured outside this program. Three settings matter:
 * **``appendfsync everysec``**: Redis answers before the data is on disk, and while a
   background ``fsync`` is still running (a busy or slow disk) it also postpones *writing* its
   AOF buffer, for up to two seconds, still answering clients. A ``kill -9`` or an OOM kill in
-  that window loses writes it had acknowledged; Redis counts each postponement that ran out in
-  ``aof_delayed_fsync``. A machine crash loses up to about a second of writes more.
+  that window loses writes it had acknowledged. Redis counts only the postponements that ran
+  the whole two seconds (``aof_delayed_fsync``, with "Asynchronous AOF fsync is taking too
+  long" in its log); shorter ones leave no trace, so the counter shows a disk that cannot keep
+  up, not every window. A machine crash loses up to about a second of writes more.
 * **``appendfsync always``**: every write is written and fsynced before the reply leaves
   (``flushAppendOnlyFile`` runs before the replies in Redis' event loop): nothing acknowledged
   is lost by a crash of the process or of the machine. The shipped configurations use it;
@@ -42,8 +44,8 @@ class Persistence:
     aof: bool
     #: ``appendfsync`` from ``CONFIG GET``: ``always``, ``everysec``, ``no`` or ``unknown``
     fsync: str
-    #: ``aof_delayed_fsync``: AOF writes Redis postponed past their 2 s grace (it answered
-    #: clients meanwhile); cumulative since the server started
+    #: ``aof_delayed_fsync``: AOF writes Redis postponed for the whole 2 s grace (answering
+    #: clients meanwhile; shorter postponements are not counted); since the server started
     delayed_fsync: int
 
     @property
