@@ -7,7 +7,8 @@ stateless: counters live in Redis (``worker.store.counters``), so any number of
 A scrape costs O(destinations x reasons), whatever the size of the dead-letter queue (its
 numbers come from the counts its scripts keep; ``bench/scrape.py``). Label sets are stable: a
 series never changes its labels when a state changes (``paused`` has one series per
-destination and kind, ``requests_total`` one per destination and outcome, 0 when none).
+destination and kind, ``requests_total`` one per destination and outcome, 0 when none;
+the one exception is ``redis_appendfsync_info``, whose ``policy`` label is the reading).
 With Redis unreachable a scrape still answers: ``masivo_tiktok_redis_up 0``, the build info
 and the process, platform and GC collectors, never an HTTP 500.
 """
@@ -92,6 +93,18 @@ def _redis_unusable() -> tuple[type[BaseException], ...]:
     return (redis.RedisError, EmbeddedRedisError, OSError)
 
 
+def _address(client: Any) -> str:
+    """The one data server's address for a ``node`` label: ``host:port`` or the unix socket
+    path, from the client's connection settings (never its URL: no credentials); ``redis``
+    when the client does not say."""
+    kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", None) or {}
+    if kwargs.get("path"):
+        return str(kwargs["path"])
+    if kwargs.get("host"):
+        return f"{kwargs['host']}:{kwargs.get('port', 6379)}"
+    return "redis"
+
+
 def _version() -> str:
     try:
         return importlib.metadata.version("masivo-tiktok")
@@ -111,6 +124,7 @@ class DomainCollector(Collector):
         self._runtime_factory = runtime_factory
         self._was_up = True
         self._queues: BrokerQueues | None = None
+        self._persistence_read = True
         self._version = _version()
 
     def collect(self) -> Iterator[Metric]:
@@ -149,6 +163,7 @@ class DomainCollector(Collector):
         yield from self._dlq(report)
         yield from self._quality(report)
         yield from self._broker(rt)
+        yield from self._persistence(rt)
         yield GaugeMetricFamily(
             f"{PREFIX}_workers_alive",
             "Workers with a fresh heartbeat",
@@ -162,6 +177,59 @@ class DomainCollector(Collector):
         if self._queues is None or self._queues.url != rt.settings.celery_broker_url:
             self._queues = BrokerQueues(rt.settings, rt.redis)
         yield from self._queues.families(PREFIX, QUEUES)
+
+    def _persistence(self, rt: Runtime) -> Iterator[Metric]:
+        """What each data Redis promises about the events it acknowledged
+        (:mod:`worker.store.persistence`): one series per server (each master of a cluster).
+        A reading that fails (``INFO persistence`` refused, the server gone mid-scrape) leaves
+        these families out of the scrape, with one log line, and never fails the scrape (a
+        cluster master that does not answer is left out alone)."""
+        from worker.store.persistence import read_persistence
+
+        try:
+            readings = read_persistence(rt.redis)
+        except Exception as exc:  # a missing reading must not cost the other figures
+            if self._persistence_read:
+                log.warning(
+                    "metrics: cannot read Redis persistence (%s); its metrics are left out",
+                    type(exc).__name__,
+                )
+            self._persistence_read = False
+            return
+        if not self._persistence_read:
+            log.warning("metrics: Redis persistence is readable again")
+        self._persistence_read = True
+        labels = ["node"]
+        aof = GaugeMetricFamily(
+            f"{PREFIX}_redis_aof_enabled",
+            "1 when the data Redis runs with AOF (appendonly yes), else 0",
+            labels=labels,
+        )
+        policy = InfoMetricFamily(
+            f"{PREFIX}_redis_appendfsync",
+            "The data Redis' appendfsync policy (always, everysec, no; unknown when CONFIG GET "
+            "is refused)",
+            labels=labels,
+        )
+        delayed = CounterMetricFamily(
+            f"{PREFIX}_redis_aof_delayed_fsync",
+            "AOF writes Redis postponed past their 2 s grace while answering clients: each one "
+            "a window in which a Redis crash loses acknowledged events",
+            labels=labels,
+        )
+        durable = GaugeMetricFamily(
+            f"{PREFIX}_redis_durable",
+            "1 when a crash of the data Redis loses nothing it acknowledged (AOF with "
+            "appendfsync always), else 0",
+            labels=labels,
+        )
+        for reading in readings:
+            node = [reading.node or _address(rt.redis)]
+            aof.add_metric(node, 1.0 if reading.aof else 0.0)
+            policy.add_metric(node, {"policy": reading.fsync})
+            delayed.add_metric(node, float(reading.delayed_fsync))
+            durable.add_metric(node, 1.0 if reading.risk is None else 0.0)
+        yield from (aof, policy, delayed, durable)
 
     def _counters(self, report: dict[str, dict[str, Any]]) -> Iterator[Metric]:
         plain = {

@@ -13,6 +13,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -320,3 +321,129 @@ def test_exporter_started_while_redis_is_down_answers_too(tmp_path: Path) -> Non
     finally:
         proc.close()
     assert "Traceback" not in proc.output()
+
+
+# --- what each data Redis promises about acknowledged events (worker.store.persistence) ----
+
+PERSISTENCE = (
+    "masivo_tiktok_redis_aof_enabled",
+    "masivo_tiktok_redis_appendfsync_info",
+    "masivo_tiktok_redis_aof_delayed_fsync_total",
+    "masivo_tiktok_redis_durable",
+)
+
+
+def _scrape_once(tmp_path: Path, url: str, **env: str) -> tuple[str, str]:
+    """(the exposition of one scrape, the exporter's log) of an exporter on ``url``."""
+    proc = Exporter({**destinations_env(tmp_path, url, "brand-a"), **env}, tmp_path / "m.log")
+    try:
+        response = proc.get()
+        assert response.status_code == 200, response.text
+        return response.text, proc.output()
+    finally:
+        proc.close()
+
+
+def _persistence(samples: Samples, node: str) -> tuple[float, str, float, float]:
+    """(aof_enabled, policy, delayed fsyncs, durable) of ``node``; every family has exactly
+    one series per node."""
+    (policy,) = [
+        dict(labels)["policy"]
+        for labels, v in named(samples, "masivo_tiktok_redis_appendfsync_info").items()
+        if dict(labels)["node"] == node and v == 1.0
+    ]
+    return (
+        value(samples, "masivo_tiktok_redis_aof_enabled", node=node),
+        policy,
+        value(samples, "masivo_tiktok_redis_aof_delayed_fsync_total", node=node),
+        value(samples, "masivo_tiktok_redis_durable", node=node),
+    )
+
+
+def test_a_redis_with_aof_always_is_exported_as_durable(tmp_path: Path) -> None:
+    with RedisProcess(tmp_path / "redis", port=0, appendonly=True) as server:
+        text, _ = _scrape_once(tmp_path, server.url)
+    samples = parse(text)
+    node = f"127.0.0.1:{server.port}"  # the server's address names the single server
+    assert _persistence(samples, node) == (1.0, "always", 0.0, 1.0)
+    for name in PERSISTENCE:
+        assert [dict(labels)["node"] for labels in named(samples, name)] == [node], name
+
+
+def test_a_redis_without_aof_is_exported_as_not_durable(
+    exporter: Exporter, redis_server: RedisProcess
+) -> None:
+    samples = exporter.scrape()
+    # the session server runs appendfsync always, but with appendonly no it has no AOF at all
+    assert _persistence(samples, f"127.0.0.1:{redis_server.port}") == (0.0, "always", 0.0, 0.0)
+
+
+def test_a_redis_that_refuses_config_reads_unknown_and_not_durable_and_keeps_its_password(
+    tmp_path: Path,
+) -> None:
+    """As a managed service that renames or denies ``CONFIG``: here an ACL user without it."""
+    with RedisProcess(tmp_path / "redis", port=0, appendonly=True) as server:
+        admin = redis.Redis.from_url(server.url)
+        admin.acl_setuser(
+            "exporter",
+            enabled=True,
+            passwords=["+s3cret-pw"],
+            keys=["*"],
+            channels=["*"],
+            categories=["+@all"],
+            commands=["-config"],
+        )
+        admin.close()
+        url = f"redis://exporter:s3cret-pw@127.0.0.1:{server.port}/0"
+        text, log = _scrape_once(tmp_path, url)
+    assert _persistence(parse(text), f"127.0.0.1:{server.port}") == (1.0, "unknown", 0.0, 0.0)
+    assert "s3cret" not in text and "exporter:" not in text
+    assert "Traceback" not in log, log
+
+
+def test_a_persistence_reading_that_fails_leaves_its_families_out_not_the_scrape(
+    tmp_path: Path,
+) -> None:
+    """``INFO persistence`` refused (``INFO server``, which the stores ask, allowed):
+    everything else is still exported; the failure is logged once."""
+    with RedisProcess(tmp_path / "redis", port=0, appendonly=True) as server:
+        admin = redis.Redis.from_url(server.url)
+        admin.acl_setuser(
+            "exporter",
+            enabled=True,
+            passwords=["+pw"],
+            keys=["*"],
+            channels=["*"],
+            categories=["+@all"],
+            commands=["-info", "+info|server"],
+        )
+        admin.close()
+        env = destinations_env(
+            tmp_path, f"redis://exporter:pw@127.0.0.1:{server.port}/0", "brand-a"
+        )
+        proc = Exporter(env, tmp_path / "metrics.log")
+        try:
+            scrapes = [proc.scrape(), proc.scrape()]
+        finally:
+            proc.close()
+    for samples in scrapes:
+        assert value(samples, "masivo_tiktok_redis_up") == 1.0
+        assert named(samples, "masivo_tiktok_outbox_depth")
+        for name in PERSISTENCE:
+            assert not named(samples, name), name
+    log = proc.output()
+    assert log.count("cannot read Redis persistence (NoPermissionError)") == 1, log
+    assert "Traceback" not in log, log
+
+
+def test_each_master_of_a_cluster_is_its_own_node(
+    tmp_path: Path, redis_cluster: Any, cluster_client: redis.Redis, redis_url: str
+) -> None:
+    primaries = cluster_client.get_primaries()  # type: ignore[attr-defined]
+    masters = sorted(str(node.name) for node in primaries)
+    text, _ = _scrape_once(tmp_path, redis_cluster.url, CELERY_BROKER_URL=redis_url)
+    samples = parse(text)
+    for name in PERSISTENCE:
+        assert sorted(dict(labels)["node"] for labels in named(samples, name)) == masters, name
+    for node in masters:  # devstack's cluster runs AOF with appendfsync always
+        assert _persistence(samples, node) == (1.0, "always", 0.0, 1.0)

@@ -31,6 +31,8 @@ USED = (
     "masivo_tiktok_oldest_waiting_seconds",
     "masivo_tiktok_redis_up",
     "masivo_tiktok_requests_total{outcome}",
+    "masivo_tiktok_redis_durable",
+    "masivo_tiktok_redis_aof_delayed_fsync_total",
 )
 
 
