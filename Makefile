@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/emulator.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/scrape.py
+	$(BIN)/python bench/durability.py
 
 ## the reliability suite at full size (Redis kill -9, maxmemory, garbage, leak scans);
 ## measurements go to .masivo-tiktok/chaos.jsonl (docs/reliability.md)

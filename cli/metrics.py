@@ -37,6 +37,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from cli._common import settings
 from cli._group import Command
 from cli.exposition import serve
+from cli.redis_persistence import PersistenceFamilies
 from cli.status import status
 from transforms import EVENT_NAME_SWITCH, STANDARD_EVENTS
 from worker.celery_app import QUEUES
@@ -93,18 +94,6 @@ def _redis_unusable() -> tuple[type[BaseException], ...]:
     return (redis.RedisError, EmbeddedRedisError, OSError)
 
 
-def _address(client: Any) -> str:
-    """The one data server's address for a ``node`` label: ``host:port`` or the unix socket
-    path, from the client's connection settings (never its URL: no credentials); ``redis``
-    when the client does not say."""
-    kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", None) or {}
-    if kwargs.get("path"):
-        return str(kwargs["path"])
-    if kwargs.get("host"):
-        return f"{kwargs['host']}:{kwargs.get('port', 6379)}"
-    return "redis"
-
-
 def _version() -> str:
     try:
         return importlib.metadata.version("masivo-tiktok")
@@ -124,7 +113,7 @@ class DomainCollector(Collector):
         self._runtime_factory = runtime_factory
         self._was_up = True
         self._queues: BrokerQueues | None = None
-        self._persistence_read = True
+        self._durability = PersistenceFamilies()
         self._version = _version()
 
     def collect(self) -> Iterator[Metric]:
@@ -179,57 +168,8 @@ class DomainCollector(Collector):
         yield from self._queues.families(PREFIX, QUEUES)
 
     def _persistence(self, rt: Runtime) -> Iterator[Metric]:
-        """What each data Redis promises about the events it acknowledged
-        (:mod:`worker.store.persistence`): one series per server (each master of a cluster).
-        A reading that fails (``INFO persistence`` refused, the server gone mid-scrape) leaves
-        these families out of the scrape, with one log line, and never fails the scrape (a
-        cluster master that does not answer is left out alone)."""
-        from worker.store.persistence import read_persistence
-
-        try:
-            readings = read_persistence(rt.redis)
-        except Exception as exc:  # a missing reading must not cost the other figures
-            if self._persistence_read:
-                log.warning(
-                    "metrics: cannot read Redis persistence (%s); its metrics are left out",
-                    type(exc).__name__,
-                )
-            self._persistence_read = False
-            return
-        if not self._persistence_read:
-            log.warning("metrics: Redis persistence is readable again")
-        self._persistence_read = True
-        labels = ["node"]
-        aof = GaugeMetricFamily(
-            f"{PREFIX}_redis_aof_enabled",
-            "1 when the data Redis runs with AOF (appendonly yes), else 0",
-            labels=labels,
-        )
-        policy = InfoMetricFamily(
-            f"{PREFIX}_redis_appendfsync",
-            "The data Redis' appendfsync policy (always, everysec, no; unknown when CONFIG GET "
-            "is refused)",
-            labels=labels,
-        )
-        delayed = CounterMetricFamily(
-            f"{PREFIX}_redis_aof_delayed_fsync",
-            "AOF writes Redis postponed past their 2 s grace while answering clients: each one "
-            "a window in which a Redis crash loses acknowledged events",
-            labels=labels,
-        )
-        durable = GaugeMetricFamily(
-            f"{PREFIX}_redis_durable",
-            "1 when a crash of the data Redis loses nothing it acknowledged (AOF with "
-            "appendfsync always), else 0",
-            labels=labels,
-        )
-        for reading in readings:
-            node = [reading.node or _address(rt.redis)]
-            aof.add_metric(node, 1.0 if reading.aof else 0.0)
-            policy.add_metric(node, {"policy": reading.fsync})
-            delayed.add_metric(node, float(reading.delayed_fsync))
-            durable.add_metric(node, 1.0 if reading.risk is None else 0.0)
-        yield from (aof, policy, delayed, durable)
+        """Each data Redis' persistence (cli.redis_persistence); never fails the scrape."""
+        yield from self._durability.families(PREFIX, rt.redis)
 
     def _counters(self, report: dict[str, dict[str, Any]]) -> Iterator[Metric]:
         plain = {

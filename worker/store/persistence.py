@@ -16,8 +16,9 @@ loses, and it is configured outside this program. Three settings matter:
   is lost by a crash of the process or of the machine. The shipped configurations use it;
   ``bench/durability.py`` measures its cost.
 
-The readings feed the exporter (``masivo_tiktok_redis_aof_*``) and one warning per worker at
-start-up, so a Redis that cannot keep the promise is visible before it is tested by a crash.
+The readings feed the exporter (``masivo_tiktok_redis_durable`` and its neighbours) and one
+warning per worker at start-up, so a Redis that cannot keep the promise is visible before it is
+tested by a crash.
 ``CONFIG GET`` is refused by some managed services; the policy is then ``unknown``.
 """
 
