@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/scrape.py
 	$(BIN)/python bench/durability.py
+	$(BIN)/python bench/producer.py
 
 ## the reliability suite at full size (Redis kill -9, maxmemory, garbage, leak scans);
 ## measurements go to .masivo-tiktok/chaos.jsonl (docs/reliability.md)

@@ -6,13 +6,16 @@ Each test counts: acknowledged = queued/delivered + dropped + rejected + pending
 
 from __future__ import annotations
 
+import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 import redis
 
+from devstack import RedisProcess
 from emulator import EmulatorServer
 from tests.worker.conftest import PIXEL_A, FakeClock, drain
 from worker import jobs
@@ -83,6 +86,53 @@ def test_enqueue_appends_chunks_to_the_intake_and_rings_once(rt: Runtime) -> Non
     assert backlog(rt.redis, "brand-a") == 120
     assert rt.redis.get(keys.rung("brand-a")) == b"1"
     assert b"brand-a" in rt.redis.smembers(keys.DESTINATIONS)
+
+
+def test_enqueue_without_a_client_keeps_one_connection_per_process(rt: Runtime) -> None:
+    """A producer calls enqueue once per request: a connection per call cost ~1.5 ms of each
+    call and left a socket in TIME_WAIT per call (bench/producer.py)."""
+    opened = int(rt.redis.info("stats")["total_connections_received"])
+    bell = Bell()
+    for i in range(20):
+        assert enqueue([view(i)], "brand-a", settings=rt.settings, doorbell=bell) == 1
+    assert int(rt.redis.info("stats")["total_connections_received"]) - opened <= 1
+    assert backlog(rt.redis, "brand-a") == 20
+
+
+def test_threads_share_the_process_client_and_every_call_is_acknowledged(rt: Runtime) -> None:
+    bell = Bell()
+    acknowledged: list[int] = []
+
+    def producer(t: int) -> None:
+        for i in range(25):
+            event = view(t * 100 + i)
+            acknowledged.append(enqueue([event], "brand-a", settings=rt.settings, doorbell=bell))
+
+    threads = [threading.Thread(target=producer, args=(t,)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert acknowledged == [1] * 200
+    assert backlog(rt.redis, "brand-a") == 200
+    assert rt.intake("brand-a").entries() == 200
+
+
+def test_the_shared_client_serves_again_after_a_redis_restart(
+    tmp_path: Path, settings: Settings
+) -> None:
+    with RedisProcess(tmp_path / "redis", appendonly=True) as server:
+        s = settings.model_copy(update={"redis_url": server.url})
+        bell = Bell()
+        assert enqueue([view(1)], "brand-a", settings=s, doorbell=bell) == 1
+        server.kill()
+        with pytest.raises(redis.ConnectionError):  # down: refused, nothing acknowledged
+            enqueue([view(2)], "brand-a", settings=s, doorbell=bell)
+        server.start()
+        assert enqueue([view(3)], "brand-a", settings=s, doorbell=bell) == 1  # reconnected
+        client = redis.Redis.from_url(server.url)
+        assert backlog(client, "brand-a") == 2  # 1 and 3: both acknowledged, both kept
+        client.close()
 
 
 def test_ingest_moves_entries_to_the_outbox_and_deletes_them(
