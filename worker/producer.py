@@ -32,7 +32,7 @@ from worker.runtime import ring
 from worker.serialization import json_default
 from worker.settings import DEFAULT_DESTINATION, Settings
 from worker.store.connection import connect
-from worker.store.intake import Intake, backlog
+from worker.store.intake import REPLICA_WAIT_MS, Intake, NotReplicated, backlog
 from worker.store.memory import MemoryGauge
 
 __all__ = ["IntakeGuard", "IntakeRefused", "chunked", "enqueue"]
@@ -42,11 +42,14 @@ MEMORY_READING_TTL_S = 0.5
 
 
 class IntakeRefused(Exception):
-    """The intake refused a chunk: a bound was reached. Nothing of that chunk was accepted.
+    """The intake refused a chunk: a bound was reached, or too few replicas confirmed it.
+    Nothing of that chunk was acknowledged.
 
-    ``reason`` is ``backlog`` (the destination has too many events waiting) or ``memory``
-    (Redis is near or at its ``maxmemory``); ``accepted`` is how many events of this call were
-    acknowledged before the refusal.
+    ``reason`` is ``backlog`` (the destination has too many events waiting), ``memory``
+    (Redis is near or at its ``maxmemory``) or ``replication`` (fewer replicas than
+    ``MASIVO_TIKTOK_INTAKE_REPLICAS`` confirmed the chunk: it is on the primary, and a retry
+    may duplicate it, which TikTok's ``event_id`` deduplication absorbs); ``accepted`` is how
+    many events of this call were acknowledged before the refusal.
     """
 
     def __init__(self, reason: str, message: str, accepted: int = 0) -> None:
@@ -152,10 +155,19 @@ def enqueue(
         encoded = _encode(chunk)
         try:
             guard.check(destination, len(chunk))
-            intake.append(encoded, len(chunk))
+            intake.append(encoded, len(chunk), s.intake_replicas)
         except IntakeRefused as exc:
             exc.accepted = total
             raise
+        except NotReplicated as exc:
+            raise IntakeRefused(
+                "replication",
+                f"the chunk reached the primary but only {exc.confirmed} of {exc.wanted} "
+                f"replica(s) confirmed it within {REPLICA_WAIT_MS} ms "
+                "(MASIVO_TIKTOK_INTAKE_REPLICAS): not acknowledged; retrying is safe, "
+                "TikTok keeps one event per event_id",
+                total,
+            ) from None
         except redis.ResponseError as exc:
             if not _refused_by_redis(exc):
                 raise

@@ -250,9 +250,7 @@ class Settings(BaseSettings):
     linger_s: float = env("MASIVO_TIKTOK_LINGER", 0.5, ge=0, le=10)
     """how long a partial batch may wait for company before it is sent"""
     rate_headroom: float = env("MASIVO_TIKTOK_RATE_HEADROOM", 0.01, ge=0, lt=0.5)
-    """share of the rate kept unused: TikTok's clock is not ours, and a 40100 costs more than
-    1% of throughput
-    """
+    """share of the rate kept unused: TikTok's clock is not ours; a 40100 costs more than 1%"""
     burst: int | None = env("MASIVO_TIKTOK_BURST", None, ge=1)
     """most events granted in any window of ~1 s (our bucket's capacity); default and upper
     bound: the rate limit, so every second holds at most the limit (worker/store/ratelimit.py)
@@ -285,17 +283,17 @@ class Settings(BaseSettings):
     """how often beat drops what passed the age limit while waiting, and walks every known
     destination, not only the active ones (worker.jobs)"""
     ingest_chunk_size: int = env("MASIVO_TIKTOK_CHUNK", 2000, ge=1, le=10_000)
-    """raw events per ingest task message (about 1 MB at 2000); a message costs about as much
-    as 100 transforms, so bigger chunks are cheaper (bench/pipeline.py)
-    """
+    """raw events per intake entry and ingest step (about 1 MB at 2000); bigger chunks are
+    cheaper (bench/pipeline.py)"""
     max_backlog_events: int = env("MASIVO_TIKTOK_MAX_BACKLOG", 2_000_000, ge=0)
     """producers are refused while a destination has this many events waiting (intake + outbox
-    + batches; 0 = no bound)
-    """
+    + batches; 0 = no bound)"""
     intake_memory_share: float = env("MASIVO_TIKTOK_MEMORY_SHARE", 0.8, gt=0, le=1)
     """producers are refused while Redis uses more than this share of its maxmemory: the rest
-    is headroom for workers to drain (1 = no headroom)
-    """
+    is headroom for workers to drain (1 = no headroom)"""
+    intake_replicas: int = env("MASIVO_TIKTOK_INTAKE_REPLICAS", 0, ge=0)
+    """replicas that must hold a chunk before a producer is told it was accepted (Redis WAIT;
+    0 = the primary alone): what a failover to a replica keeps (worker/store/intake.py)"""
     partner_name: str = env("MASIVO_TIKTOK_PARTNER_NAME", "Masivo")
     """partner_name sent to TikTok"""
 

@@ -28,7 +28,26 @@ from worker.store import keys, registry
 from worker.store.connection import is_cluster
 from worker.store.lua import Script
 
-__all__ = ["Entry", "Intake", "backlog", "consumer_name"]
+__all__ = ["REPLICA_WAIT_MS", "Entry", "Intake", "NotReplicated", "backlog", "consumer_name"]
+
+
+#: how long a producer waits for replicas to confirm a chunk (ms): replication on a healthy
+#: link takes a round trip; a replica that is down or far behind costs this much per chunk
+REPLICA_WAIT_MS = 1000
+
+
+class NotReplicated(Exception):
+    """Fewer replicas than asked confirmed a chunk within :data:`REPLICA_WAIT_MS`."""
+
+    def __init__(self, confirmed: int, wanted: int) -> None:
+        super().__init__(f"{confirmed} of {wanted} replicas confirmed within {REPLICA_WAIT_MS} ms")
+        self.confirmed = confirmed
+        self.wanted = wanted
+
+
+def _check_replicas(confirmed: int, wanted: int) -> None:
+    if confirmed < wanted:
+        raise NotReplicated(confirmed, wanted)
 
 
 def consumer_name() -> str:
@@ -59,22 +78,40 @@ class Intake:
         self._group_ready = False
 
     # -- producing -------------------------------------------------------------------------
-    def append(self, chunk: bytes, count: int) -> str:
+    def append(self, chunk: bytes, count: int, replicas: int = 0) -> str:
         """Append one encoded chunk of ``count`` events; returns the entry id.
 
         Once this returns, the events are acknowledged: they live in Redis until ingested.
+        With ``replicas``, also on that many replicas: Redis replication is asynchronous, so
+        a replica promoted after its primary died may lack what the primary had answered.
+        ``WAIT`` on the connection that wrote blocks until ``replicas`` of them have this
+        write (and everything before it), at most :data:`REPLICA_WAIT_MS`; fewer raises
+        :class:`NotReplicated` (the chunk is on the primary and may still be delivered:
+        a retry can only duplicate, and TikTok keeps one per ``event_id``).
         """
         args = [chunk, count, keys.INTAKE_GROUP]
         if is_cluster(self.r):
             # the registry's sets live on other nodes: a cluster pipeline would not keep the
             # order "append, then announce" (worker.store.registry), so two round trips
-            entry_id = self._append(keys=[self.k_intake, self.k_backlog], args=args)
+            if replicas:  # WAIT must follow the write on its connection: the slot's master
+                node = self.r.get_node_from_key(self.k_intake)  # type: ignore[attr-defined]
+                pipe = node.redis_connection.pipeline(transaction=False)
+                self._append(keys=[self.k_intake, self.k_backlog], args=args, client=pipe)
+                pipe.wait(replicas, REPLICA_WAIT_MS)
+                entry_id, confirmed = pipe.execute()
+                _check_replicas(int(confirmed), replicas)
+            else:
+                entry_id = self._append(keys=[self.k_intake, self.k_backlog], args=args)
             registry.announce(self.r, self.destination)
             return _text(entry_id)
         pipe = self.r.pipeline(transaction=False)  # one connection: executed in this order
         self._append(keys=[self.k_intake, self.k_backlog], args=args, client=pipe)
         registry.register(pipe, self.destination)
-        entry_id, *_ = pipe.execute()
+        if replicas:
+            pipe.wait(replicas, REPLICA_WAIT_MS)
+        entry_id, *rest = pipe.execute()
+        if replicas:
+            _check_replicas(int(rest[-1]), replicas)
         return _text(entry_id)
 
     # -- consuming -------------------------------------------------------------------------
