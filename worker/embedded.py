@@ -243,17 +243,40 @@ def ensure_embedded(
     """
     data_dir = Path(data_dir).resolve()
     if _serving(data_dir, embedded_url(data_dir)):
-        return str(embedded_url(data_dir))
+        return _durable(str(embedded_url(data_dir)))
     data_dir.mkdir(parents=True, exist_ok=True)
     with _locked(data_dir):
         url = embedded_url(data_dir)
         if _serving(data_dir, url):
-            return str(url)
+            return _durable(str(url))
         pid = _read_pid(data_dir)
         if pid is not None and _alive(pid) and _is_redis(pid):
             # still loading its AOF, or hung: never start a second server on the same files
             return _wait_serving(data_dir, url, startup_timeout)
         return _start_daemon(data_dir, binary or redis_server_binary(), startup_timeout)
+
+
+_checked_durable: set[tuple[int, str]] = set()  # (pid, url) already checked by _durable
+
+
+def _durable(url: str) -> str:
+    """A server found running may have been started by an older version, with ``appendfsync
+    everysec`` (which can lose acknowledged writes, :mod:`worker.store.persistence`): it is
+    ours, so it is switched to ``always`` in place, once per process. Returns ``url``."""
+    key = (os.getpid(), url)
+    if key in _checked_durable:
+        return url
+    client = redis.Redis.from_url(url, socket_timeout=5)
+    try:
+        if client.config_get("appendfsync").get("appendfsync") != "always":
+            client.config_set("appendfsync", "always")
+            log.warning("embedded Redis at %s switched to appendfsync always", url)
+        _checked_durable.add(key)
+    except redis.RedisError:
+        pass  # loading or going away: the next starter checks again
+    finally:
+        client.close()
+    return url
 
 
 def _is_redis(pid: int) -> bool:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from worker import embedded
 from worker.embedded import (
     UNIX_PATH_MAX,
     embedded_url,
@@ -62,6 +63,19 @@ def test_ensure_embedded_starts_once_and_reuses(data_dir: Path) -> None:
     assert stop_embedded(data_dir) is True
     assert not _ping(url)
     assert stop_embedded(data_dir) is False
+
+
+def test_a_server_started_with_everysec_is_switched_to_always(data_dir: Path) -> None:
+    """An embedded server started by an older version (appendfsync everysec) outlives the
+    upgrade; the next starter makes it durable in place."""
+    url = ensure_embedded(data_dir)
+    client = redis.Redis.from_url(url, decode_responses=True)
+    assert client.config_get("appendfsync")["appendfsync"] == "always"
+    client.config_set("appendfsync", "everysec")
+    embedded._checked_durable.clear()  # as a process that has not looked at it yet
+    assert ensure_embedded(data_dir) == url
+    assert client.config_get("appendfsync")["appendfsync"] == "always"
+    client.close()
 
 
 def test_concurrent_starters_share_one_server(data_dir: Path) -> None:
