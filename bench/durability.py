@@ -5,8 +5,9 @@ Run: ``.venv/bin/python bench/durability.py [--events 60000] [--rounds 2]``
 Why this exists: ``appendfsync everysec`` does not make every acknowledged write survive a
 Redis *process* crash. While a background ``fsync`` is still running (a busy or slow disk),
 Redis postpones writing its AOF buffer for up to two seconds and keeps answering clients;
-a ``kill -9`` in that window loses what it had acknowledged (Redis counts these stalls in
-``INFO persistence`` as ``aof_delayed_fsync``). ``always`` writes and fsyncs before it answers.
+a ``kill -9`` in that window loses what it had acknowledged (``INFO persistence`` counts, as
+``aof_delayed_fsync``, only the stalls that ran the whole two seconds). ``always`` writes and
+fsyncs before it answers.
 The shipped configurations therefore use ``always``; this bench measures what that costs.
 
 Everything is real and local, as in ``bench/pipeline.py``: for each configuration a fresh

@@ -2,8 +2,8 @@
 
 Three :class:`~devstack.redis.RedisProcess` children started with ``--cluster-enabled yes``
 on free ports, each in its own folder under ``directory`` (``node-0``...), with AOF and
-``appendfsync always`` by default (an acknowledged write survives ``kill -9``; benchmarks
-choose ``everysec``, the production setting), then joined by
+``appendfsync always`` by default, as shipped (an acknowledged write survives ``kill -9``;
+``bench/scale.py`` chooses ``everysec`` to compare topologies rather than disks), then joined by
 ``redis-cli --cluster create ... --cluster-replicas 0 --cluster-yes``. No replicas: a killed
 master's slots are down until :meth:`RedisCluster.restart` starts it again on the same port
 and folder (its ``nodes.conf`` and AOF bring back its identity, slots and data), while

@@ -16,6 +16,18 @@ import redis
 from devstack import RedisProcess
 
 
+@pytest.fixture(autouse=True)
+def _fresh_producer_clients() -> Iterator[None]:
+    """The producer keeps one client per Redis for the process; a test's servers die with
+    it, and a later test may get the same port: every test starts without cached clients."""
+    yield
+    from worker import producer
+
+    for client in producer._clients.values():
+        client.close()
+    producer._clients.clear()
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
     """A private redis-server for the whole session (stopped and reaped at the end)."""

@@ -100,29 +100,64 @@ class IntakeGuard:
             )
 
 
-#: one data client per process and URL (see :func:`_shared_client`)
-_clients: dict[tuple[int, str], redis.Redis] = {}
+#: one data client per process and Redis (see :func:`_shared_client`)
+_clients: dict[str, redis.Redis] = {}
 _clients_lock = threading.Lock()
+#: the shared client's socket options: a pooled connection must not hang on a peer that
+#: vanished (a NAT dropping an idle flow); the timeout stays above the 1 s of ``WAIT``
+CLIENT_OPTIONS: dict[str, Any] = {
+    "socket_timeout": 10,
+    "socket_connect_timeout": 5,
+    "socket_keepalive": True,
+    "health_check_interval": 30,
+}
 
 
-def _shared_client(url: str) -> redis.Redis:
-    """The process's data client for ``url``, made on first use.
+def _reset_after_fork() -> None:
+    """A child must not use its parent's sockets, nor a lock held by a thread that did not
+    come along (a fork while another thread was connecting)."""
+    global _clients_lock
+    _clients.clear()
+    _clients_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def _client_key(s: Settings) -> str:
+    return s.redis_url or f"embedded:{s.data_dir}"
+
+
+def _shared_client(s: Settings) -> redis.Redis:
+    """The process's data client for ``s``'s Redis, made on first use.
 
     A producer usually calls :func:`enqueue` once per request it serves. A client per call
     opened a TCP connection per call: ~1.5 ms of the call's ~2.7 ms here (redis-py's
-    connection set-up and handshake), and one socket left in ``TIME_WAIT`` per call, which at
-    a few thousand calls a second exhausts the ephemeral ports. The client's pool is
-    thread-safe and reconnects by itself after a Redis restart; a forked child gets its own
-    (the key holds the process id).
+    connection set-up and handshake), and one socket left in ``TIME_WAIT`` per call, which
+    past ~470 calls a second to a remote Redis exhausts the ephemeral ports. The key is the
+    setting, not the resolved URL, so the embedded Redis is looked up (and started) once, not
+    pinged per call. The pool is thread-safe and reconnects by itself after a Redis restart;
+    :func:`_forget_client` drops it when the server is gone or has become a replica, so the
+    next call resolves the address again (an embedded Redis restarted, a primary endpoint
+    that moved).
     """
-    key = (os.getpid(), url)
+    key = _client_key(s)
     found = _clients.get(key)
     if found is None:
+        from worker.celery_app import redis_url
+
         with _clients_lock:
             found = _clients.get(key)
             if found is None:
-                found = _clients[key] = connect(url)
+                found = _clients[key] = connect(redis_url(s), **CLIENT_OPTIONS)
     return found
+
+
+def _forget_client(s: Settings) -> None:
+    with _clients_lock:
+        found = _clients.pop(_client_key(s), None)
+    if found is not None:
+        found.close()
 
 
 def _refused_by_redis(exc: redis.ResponseError) -> bool:
@@ -142,40 +177,47 @@ def enqueue(
 ) -> int:
     """Append ``events`` (decoded JSON values) to ``destination``'s intake; returns how many
     were acknowledged. Raises :class:`IntakeRefused` when a bound is reached."""
-    from worker.celery_app import get_settings, redis_url, ring_ingest
+    from worker.celery_app import get_settings, ring_ingest
 
     s = settings or get_settings()
-    r = client or _shared_client(redis_url(s))
+    r = client or _shared_client(s)
     intake = Intake(r, destination)
     guard = IntakeGuard(r, s.max_backlog_events, s.intake_memory_share)
     send = doorbell or ring_ingest
     size = chunk_size or s.ingest_chunk_size
     total = 0
-    for chunk in chunked(events, size):
-        encoded = _encode(chunk)
-        try:
-            guard.check(destination, len(chunk))
-            intake.append(encoded, len(chunk), s.intake_replicas)
-        except IntakeRefused as exc:
-            exc.accepted = total
-            raise
-        except NotReplicated as exc:
-            raise IntakeRefused(
-                "replication",
-                f"the chunk reached the primary but only {exc.confirmed} of {exc.wanted} "
-                f"replica(s) confirmed it within {REPLICA_WAIT_MS} ms "
-                "(MASIVO_TIKTOK_INTAKE_REPLICAS): not acknowledged; retrying is safe, "
-                "TikTok keeps one event per event_id",
-                total,
-            ) from None
-        except redis.ResponseError as exc:
-            if not _refused_by_redis(exc):
+    try:
+        for chunk in chunked(events, size):
+            encoded = _encode(chunk)
+            try:
+                guard.check(destination, len(chunk))
+                intake.append(encoded, len(chunk), s.intake_replicas)
+            except IntakeRefused as exc:
+                exc.accepted = total
                 raise
-            raise IntakeRefused(
-                "memory", "Redis is at its maxmemory and refused the chunk", total
-            ) from None
-        total += len(chunk)
-        ring(r, destination, send)
-        if on_chunk is not None:
-            on_chunk(len(chunk))
+            except NotReplicated as exc:
+                raise IntakeRefused(
+                    "replication",
+                    f"the chunk reached the primary but only {exc.confirmed} of {exc.wanted} "
+                    f"replica(s) confirmed it within {REPLICA_WAIT_MS} ms "
+                    "(MASIVO_TIKTOK_INTAKE_REPLICAS): not acknowledged; retrying is safe, "
+                    "TikTok keeps one event per event_id",
+                    total,
+                ) from None
+            except redis.ResponseError as exc:
+                if not _refused_by_redis(exc):
+                    raise
+                raise IntakeRefused(
+                    "memory", "Redis is at its maxmemory and refused the chunk", total
+                ) from None
+            total += len(chunk)
+            ring(r, destination, send)
+            if on_chunk is not None:
+                on_chunk(len(chunk))
+    except (redis.ConnectionError, redis.exceptions.ReadOnlyError):
+        # gone, or a replica now (a failover behind a fixed endpoint): the next call
+        # resolves the address again instead of reusing this pool
+        if client is None:
+            _forget_client(s)
+        raise
     return total

@@ -40,8 +40,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 FULL = os.environ.get("MASIVO_TIKTOK_CHAOS") == "full"
 #: how long before a ``kill -9`` an acknowledged write may still be unwritten under
 #: ``appendfsync everysec``: Redis postpones its AOF write while a background fsync runs, for
-#: up to 2 s counted in whole seconds of its clock (aof.c, ``flushAppendOnlyFile``)
-EVERYSEC_WINDOW_S = 3.0
+#: 2 s counted in whole seconds of its clock (aof.c, ``flushAppendOnlyFile``): under 3 s real
+#: time, plus its timer's tick and our own bookkeeping; 4 s leaves the margin
+EVERYSEC_WINDOW_S = 4.0
 EVENTS = 40_000 if FULL else 4_000  # per destination
 CHUNK = 500
 BRANDS = {"brand-a": PIXEL_A, "brand-b": PIXEL_B}

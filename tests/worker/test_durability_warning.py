@@ -63,7 +63,7 @@ def test_everysec_is_named_with_its_window(
         celery_app._warn_if_not_durable()
     (warning,) = _warnings(caplog)
     assert "appendfsync everysec" in warning
-    assert "~2 s of acknowledged events" in warning
+    assert "~2-3 s of acknowledged events" in warning
 
 
 def test_an_unreachable_redis_costs_the_worker_nothing(
@@ -75,3 +75,14 @@ def test_an_unreachable_redis_costs_the_worker_nothing(
         celery_app._warn_if_not_durable()  # no exception
     assert _warnings(caplog) == []
     assert any("not checked (ConnectionError)" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("server_client", [(True, None)], indirect=True)
+def test_always_without_fsync_during_rewrites_is_named(
+    server_client: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    server_client.config_set("no-appendfsync-on-rewrite", "yes")
+    with caplog.at_level(logging.INFO, logger="worker.celery_app"):
+        celery_app._warn_if_not_durable()
+    (warning,) = _warnings(caplog)
+    assert "no-appendfsync-on-rewrite yes" in warning

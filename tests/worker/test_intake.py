@@ -135,6 +135,29 @@ def test_the_shared_client_serves_again_after_a_redis_restart(
         client.close()
 
 
+def test_a_redis_turned_replica_drops_the_shared_client_for_the_next_call(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """A failover behind a fixed endpoint: the server the pool talks to is now a replica.
+    The call fails (nothing acknowledged) and the next one starts from a new client."""
+    from worker import producer
+
+    with RedisProcess(tmp_path / "a") as a, RedisProcess(tmp_path / "b") as b:
+        s = settings.model_copy(update={"redis_url": a.url})
+        bell = Bell()
+        assert enqueue([view(1)], "brand-a", settings=s, doorbell=bell) == 1
+        first = producer._clients[a.url]
+        admin = redis.Redis.from_url(a.url)
+        admin.replicaof("127.0.0.1", b.port)
+        with pytest.raises(redis.exceptions.ReadOnlyError):
+            enqueue([view(2)], "brand-a", settings=s, doorbell=bell)
+        assert a.url not in producer._clients
+        admin.replicaof("NO", "ONE")
+        assert enqueue([view(3)], "brand-a", settings=s, doorbell=bell) == 1
+        assert producer._clients[a.url] is not first
+        admin.close()
+
+
 def test_ingest_moves_entries_to_the_outbox_and_deletes_them(
     rt: Runtime, emulator: EmulatorServer, clock: FakeClock
 ) -> None:

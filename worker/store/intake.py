@@ -17,8 +17,10 @@ is simply not part of the backlog bound.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +32,19 @@ from worker.store.lua import Script
 
 __all__ = ["REPLICA_WAIT_MS", "Entry", "Intake", "NotReplicated", "backlog", "consumer_name"]
 
+
+#: what a cluster client would retry itself: the node gone or restarting, the slot moved
+_RETRIED_ON_A_MASTER = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.exceptions.AskError,  # MovedError is one
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError,
+)
+
+#: back-off before each retry of an append with ``WAIT`` on a cluster (s): the cluster
+#: client's own schedule for the other writes (worker.store.connection)
+CLUSTER_RETRY_S = (0.05, 0.1, 0.2, 0.4, 0.8)
 
 #: how long a producer waits for replicas to confirm a chunk (ms): replication on a healthy
 #: link takes a round trip; a replica that is down or far behind costs this much per chunk
@@ -93,16 +108,13 @@ class Intake:
         if is_cluster(self.r):
             # the registry's sets live on other nodes: a cluster pipeline would not keep the
             # order "append, then announce" (worker.store.registry), so two round trips
-            if replicas:  # WAIT must follow the write on its connection: the slot's master
-                node = self.r.get_node_from_key(self.k_intake)  # type: ignore[attr-defined]
-                pipe = node.redis_connection.pipeline(transaction=False)
-                self._append(keys=[self.k_intake, self.k_backlog], args=args, client=pipe)
-                pipe.wait(replicas, REPLICA_WAIT_MS)
-                entry_id, confirmed = pipe.execute()
-                _check_replicas(int(confirmed), replicas)
-            else:
+            if not replicas:
                 entry_id = self._append(keys=[self.k_intake, self.k_backlog], args=args)
-            registry.announce(self.r, self.destination)
+                registry.announce(self.r, self.destination)
+                return _text(entry_id)
+            entry_id, confirmed = self._append_on_master(args, replicas)
+            registry.announce(self.r, self.destination)  # on the primary either way
+            _check_replicas(confirmed, replicas)
             return _text(entry_id)
         pipe = self.r.pipeline(transaction=False)  # one connection: executed in this order
         self._append(keys=[self.k_intake, self.k_backlog], args=args, client=pipe)
@@ -113,6 +125,29 @@ class Intake:
         if replicas:
             _check_replicas(int(rest[-1]), replicas)
         return _text(entry_id)
+
+    def _append_on_master(self, args: list[Any], replicas: int) -> tuple[Any, int]:
+        """The append and ``WAIT`` on one connection to the master of the slot: ``WAIT``
+        counts the writes of its own connection. That bypasses the cluster client's own
+        retries, so a moved slot (``MOVED``/``ASK``) or a master restarting (connection
+        refused) is retried here the same way: slot map read again, backing off. A retry
+        after a lost reply may append the chunk twice; TikTok keeps one per ``event_id``."""
+        attempts = len(CLUSTER_RETRY_S) + 1
+        for attempt in range(attempts):
+            try:
+                node = self.r.get_node_from_key(self.k_intake)  # type: ignore[attr-defined]
+                pipe = node.redis_connection.pipeline(transaction=False)
+                self._append(keys=[self.k_intake, self.k_backlog], args=args, client=pipe)
+                pipe.wait(replicas, REPLICA_WAIT_MS)
+                entry_id, confirmed = pipe.execute()
+                return entry_id, int(confirmed)
+            except _RETRIED_ON_A_MASTER:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(CLUSTER_RETRY_S[attempt])
+                with contextlib.suppress(redis.RedisError, OSError):
+                    self.r.nodes_manager.initialize()  # type: ignore[attr-defined]
+        raise AssertionError("unreachable")
 
     # -- consuming -------------------------------------------------------------------------
     def ensure_group(self) -> None:

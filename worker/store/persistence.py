@@ -7,7 +7,8 @@ loses, and it is configured outside this program. Three settings matter:
 * **``appendfsync everysec``**: Redis answers before the data is on disk, and while a
   background ``fsync`` is still running (a busy or slow disk) it also postpones *writing* its
   AOF buffer, for up to two seconds, still answering clients. A ``kill -9`` or an OOM kill in
-  that window loses writes it had acknowledged. Redis counts only the postponements that ran
+  that window loses writes it had acknowledged (two seconds of its clock, which counts whole
+  seconds: up to three in real time). Redis counts only the postponements that ran
   the whole two seconds (``aof_delayed_fsync``, with "Asynchronous AOF fsync is taking too
   long" in its log); shorter ones leave no trace, so the counter shows a disk that cannot keep
   up, not every window. A machine crash loses up to about a second of writes more.
@@ -48,6 +49,9 @@ class Persistence:
     #: ``aof_delayed_fsync``: AOF writes Redis postponed for the whole 2 s grace (answering
     #: clients meanwhile; shorter postponements are not counted); since the server started
     delayed_fsync: int
+    #: False under ``no-appendfsync-on-rewrite yes``: no fsync while an AOF rewrite or an RDB
+    #: save runs (``unknown`` policies read as True: the policy's own risk is reported)
+    fsync_on_rewrite: bool = True
 
     @property
     def risk(self) -> str | None:
@@ -60,15 +64,27 @@ class Persistence:
                 "acknowledged since its last snapshot"
             )
         if self.fsync == "always":
-            return None
+            if self.fsync_on_rewrite:
+                return None
+            return (
+                f"{where} runs appendfsync always with no-appendfsync-on-rewrite yes: while it "
+                "rewrites its AOF or saves a snapshot it skips fsync, and a machine crash then "
+                "loses acknowledged events"
+            )
         if self.fsync == "unknown":
             return (
                 f"{where}: appendfsync unreadable (CONFIG GET refused); unless it is 'always', "
                 "a crash may lose recently acknowledged events"
             )
+        if self.fsync == "no":
+            return (
+                f"{where} runs appendfsync no: the OS writes to disk when it likes, and a "
+                "machine crash loses up to ~30 s of acknowledged events (appendfsync always "
+                "keeps them; docs/reliability.md)"
+            )
         return (
             f"{where} runs appendfsync {self.fsync}: a crash while its disk is busy loses up "
-            "to ~2 s of acknowledged events (appendfsync always keeps them; "
+            "to ~2-3 s of acknowledged events (appendfsync always keeps them; "
             "docs/reliability.md)"
         )
 
@@ -89,23 +105,28 @@ def read_persistence(client: Any) -> list[Persistence]:
 
 def _reading(name: str, server: redis.Redis) -> Persistence:
     info: Any = server.info("persistence")
+    config = _config(server)
     return Persistence(
         node=name,
         aof=bool(int(info.get("aof_enabled", 0))),
-        fsync=_policy(server),
+        fsync=config.get("appendfsync") or "unknown",
         delayed_fsync=int(info.get("aof_delayed_fsync", 0)),
+        fsync_on_rewrite=config.get("no-appendfsync-on-rewrite", "no") != "yes",
     )
 
 
-def _policy(server: redis.Redis) -> str:
+def _config(server: redis.Redis) -> dict[str, str]:
+    """``appendfsync`` and ``no-appendfsync-on-rewrite`` (one ``CONFIG GET`` pattern); empty
+    where ``CONFIG`` is disabled or renamed (managed services)."""
     try:
-        found: Any = server.config_get("appendfsync")
-    except redis.ResponseError:  # CONFIG disabled or renamed (managed services)
-        return "unknown"
-    value = found.get("appendfsync") or found.get(b"appendfsync")
-    if isinstance(value, bytes):
-        value = value.decode()
-    return str(value) if value else "unknown"
+        found: Any = server.config_get("*appendfsync*")
+    except redis.ResponseError:
+        return {}
+    return {_text(k): _text(v) for k, v in (found or {}).items()}
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def risks(readings: list[Persistence]) -> Iterator[str]:
