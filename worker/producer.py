@@ -104,11 +104,11 @@ class IntakeGuard:
 _clients: dict[str, redis.Redis] = {}
 _clients_lock = threading.Lock()
 #: the shared client's socket options: a pooled connection must not hang on a peer that
-#: vanished (a NAT dropping an idle flow); the timeout stays above the 1 s of ``WAIT``
+#: vanished (a NAT dropping an idle flow); the timeout stays above the 1 s of ``WAIT``. Over
+#: TCP also ``socket_keepalive`` (redis-py refuses it for a unix socket: the embedded Redis)
 CLIENT_OPTIONS: dict[str, Any] = {
     "socket_timeout": 10,
     "socket_connect_timeout": 5,
-    "socket_keepalive": True,
     "health_check_interval": 30,
 }
 
@@ -149,7 +149,9 @@ def _shared_client(s: Settings) -> redis.Redis:
         with _clients_lock:
             found = _clients.get(key)
             if found is None:
-                found = _clients[key] = connect(redis_url(s), **CLIENT_OPTIONS)
+                url = redis_url(s)
+                tcp = {} if url.startswith("unix:") else {"socket_keepalive": True}
+                found = _clients[key] = connect(url, **CLIENT_OPTIONS, **tcp)
     return found
 
 

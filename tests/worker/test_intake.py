@@ -135,6 +135,15 @@ def test_the_shared_client_serves_again_after_a_redis_restart(
         client.close()
 
 
+def test_the_shared_client_works_over_a_unix_socket(tmp_path: Path, settings: Settings) -> None:
+    """The embedded Redis listens on a unix socket, where redis-py refuses TCP options."""
+    sock = tmp_path / "r.sock"
+    with RedisProcess(tmp_path / "redis", port=None, unix_socket=sock) as server:
+        s = settings.model_copy(update={"redis_url": server.url})
+        assert server.url.startswith("unix://")
+        assert enqueue([view(1)], "brand-a", settings=s, doorbell=Bell()) == 1
+
+
 def test_a_redis_turned_replica_drops_the_shared_client_for_the_next_call(
     tmp_path: Path, settings: Settings
 ) -> None:
