@@ -17,27 +17,17 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
 import redis
 
 from devstack import RedisProcess
+from tests.worker.conftest import view
 from worker.producer import IntakeRefused, enqueue
 from worker.settings import Settings
 from worker.store import keys
 from worker.store.intake import backlog
-
-
-def view(i: int) -> dict[str, Any]:
-    return {
-        "id": f"evt-{i}",
-        "type": "view_item",
-        "customer_id": f"c{i}",
-        "issued_at": int(time.time()) - 60,
-        "items": [{"id": f"sku-{i}", "name": "Socks", "price": 9.5}],
-    }
 
 
 def _no_bell(destination: str) -> None:
