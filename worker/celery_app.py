@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from celery import Celery, signals
 from kombu import Exchange, Queue
 
+from worker.beat import Scheduler
 from worker.broker import TRANSPORT, install_log_redaction
 from worker.serialization import use_orjson_for_json
 from worker.settings import Settings, load_settings
@@ -156,6 +157,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "accept_content": ["json"],
         "worker_hijack_root_logger": False,
         "beat_schedule": beat_schedule(settings),
+        # a job refused for memory (Redis past maxmemory) drains inline: worker/beat.py
+        "beat_scheduler": "worker.celery_app:BeatScheduler",
         "timezone": "UTC",
     }
 
@@ -270,6 +273,13 @@ def get_runtime() -> Runtime:
         )
         _runtime = rt
     return _runtime
+
+
+class BeatScheduler(Scheduler):
+    """Beat's scheduler with this process's runtime, to drain inline with (worker/beat.py)."""
+
+    def runtime(self) -> Runtime:
+        return get_runtime()
 
 
 _heartbeat_redis: Any = None

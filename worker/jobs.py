@@ -16,6 +16,7 @@ proportion to the destinations with work, not the configured ones; once per
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -320,3 +321,41 @@ def _has_work(rt: Runtime, destination: str) -> bool:
     box = rt.outbox(destination)
     c = box.counts()
     return bool(c["outbox"] or c["scheduled_retries"] or c["in_flight"])
+
+
+def drain(rt: Runtime, budget_s: float) -> int:
+    """Deliver inline, from the calling process, while Redis refuses writes (past its
+    ``maxmemory``): then no Celery message can be sent, so no worker is told to flush, and
+    only delivering frees the memory (worker.beat). Visits the active destinations, one batch
+    each per pass, through the same path a flush task takes (bucket, leases, retries), until
+    Redis takes a write again, a pass delivers nothing, or ``budget_s`` is spent. Returns the
+    events delivered."""
+    deadline = time.monotonic() + budget_s
+    visit, _ = _worklist(rt, "drain", False)
+    delivered = 0
+    while time.monotonic() < deadline and not _writable(rt):
+        progress = False
+        for d in sorted(visit):
+            try:
+                rt.outbox(d).recover(rt.clock())  # batches whose workers gave up meanwhile
+                report = flush(rt, d)
+            except redis.RedisError as exc:
+                log.warning("drain: skipped (%s)", type(exc).__name__, extra={"destination": d})
+                continue
+            if report.action == Action.DELIVERED:
+                delivered += report.events
+                progress = True
+        if not progress:
+            break
+    return delivered
+
+
+def _writable(rt: Runtime) -> bool:
+    """Whether Redis takes an ordinary write (not one flagged ``allow-oom``)."""
+    try:
+        rt.redis.set(keys.WRITABLE_PROBE, b"1", px=60_000)
+    except redis.exceptions.OutOfMemoryError:
+        return False
+    except redis.RedisError:
+        return True  # down or elsewhere: not this function's question
+    return True

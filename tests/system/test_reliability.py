@@ -313,6 +313,33 @@ def test_full_redis_with_tiktok_down_refuses_producers_then_delivers_everything(
         assert all(r.lost == 0 and r.balanced for r in results), results
 
 
+def test_redis_pushed_past_maxmemory_still_drains_once_tiktok_is_back(
+    tmp_path: Path, emulator: EmulatorServer
+) -> None:
+    """The worst case of a full Redis: past ``maxmemory`` (an operator lowers it, another
+    tenant's keys fill it, a burst of client buffers), with work waiting and TikTok down.
+    Redis then refuses the broker's writes, so no doorbell and no beat job can be sent; what
+    is already acknowledged must still be delivered once TikTok is back."""
+    server = RedisProcess(tmp_path / "redis", appendonly=True)
+    with start_stack(tmp_path, emulator, server) as stack:
+        needs_redis_7(stack.redis)
+        emulator.set_faults("outage=600s")  # TikTok is down
+        worker = stack.start_worker(concurrency=2, beat=True)
+        ledger = Ledger()
+        produce(settings_for(stack), stack.redis_url, ledger, dict.fromkeys(BRANDS, EVENTS))
+        wait_for(lambda: stack.redis.xlen("mtt:{brand-a}:intake") == 0, 120, "ingested")
+        time.sleep(2)  # retries against the outage
+        used = int(stack.redis.info("memory")["used_memory"])
+        stack.redis.config_set("maxmemory", str(used - 4 * 1024 * 1024))  # now far past it
+        time.sleep(3)  # every publish refused: doorbells and beat's jobs are lost
+        emulator.set_faults("")  # TikTok is back
+        wait_delivered(stack, emulator, ledger)
+        assert alive(worker)
+        results = [books(stack.redis, emulator, b, ids) for b, ids in ledger.acknowledged.items()]
+        report("past-maxmemory", books=[asdict(r) for r in results])
+        assert all(r.lost == 0 and r.balanced for r in results), results
+
+
 def test_a_worker_started_against_a_full_redis_stays_up_and_drains_later(
     tmp_path: Path, emulator: EmulatorServer
 ) -> None:

@@ -83,6 +83,8 @@ DESTINATIONS: Final = "mtt:destinations"
 ACTIVE: Final = "mtt:active"
 #: destinations that may have dead-letter entries (single-key commands only)
 DLQ_DESTINATIONS: Final = "mtt:dlq:destinations"
+#: a plain write that tells whether Redis takes writes (past maxmemory it does not)
+WRITABLE_PROBE: Final = "mtt:writable-probe"
 HEARTBEAT_PREFIX: Final = "mtt:heartbeat:"
 #: the consumer group every ingest worker reads intake streams through
 INTAKE_GROUP: Final = "ingest"
