@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import redis
 
+from devstack import wait_until
 from emulator import EmulatorServer
 from tests.worker.conftest import (
     PIXEL_A,
@@ -190,12 +191,11 @@ def test_the_active_set_never_strands_work_under_concurrent_appends_and_retires(
     dests = ["brand-a", "brand-b", "brand-limited"]
     assert len({redis_cluster.master_of(keys.intake(d)) for d in dests}) == 3
     stranded: list[str] = []
-    retired = appended = rounds = 0
-    # six rounds; more (pausing longer, up to 20) until a retire has raced the appends at least
-    # once: on a loaded machine the consumer may never drain to idle in the first six
-    while rounds < 6 or (retired == 0 and rounds < 20):
-        round_, rounds = rounds, rounds + 1
+    retired = appended = 0
+    rounds = 6
+    for round_ in range(rounds):
         stop = threading.Event()
+        retired_before = retired
 
         def retire(stop: threading.Event = stop) -> None:
             nonlocal retired
@@ -221,6 +221,9 @@ def test_the_active_set_never_strands_work_under_concurrent_appends_and_retires(
                                 client=producer, doorbell=lambda d: None)  # fmt: skip
             if i % (10 + round_) == 0:
                 time.sleep(0.002 * round_)  # let the consumer drain to idle now and then
+        # the consumer drains and beat's retire runs before the round ends, however slow the
+        # machine (in the full suite none had raced the appends by the end of six rounds)
+        wait_until(lambda before=retired_before: retired > before, 60)
         stop.set()
         for t in threads:
             t.join()
