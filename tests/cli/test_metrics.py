@@ -344,6 +344,23 @@ def _scrape_once(tmp_path: Path, url: str, **env: str) -> tuple[str, str]:
         proc.close()
 
 
+def _exporter_user(server: RedisProcess, password: str, commands: list[str]) -> str:
+    """An ACL user ``exporter`` allowed everything but ``commands`` (as a managed service may
+    be); returns its URL."""
+    admin = redis.Redis.from_url(server.url)
+    admin.acl_setuser(
+        "exporter",
+        enabled=True,
+        passwords=[f"+{password}"],
+        keys=["*"],
+        channels=["*"],
+        categories=["+@all"],
+        commands=commands,
+    )
+    admin.close()
+    return f"redis://exporter:{password}@127.0.0.1:{server.port}/0"
+
+
 def _persistence(samples: Samples, node: str) -> tuple[float, str, float, float]:
     """(aof_enabled, policy, delayed fsyncs, durable) of ``node``; every family has exactly
     one series per node."""
@@ -383,18 +400,7 @@ def test_a_redis_that_refuses_config_reads_unknown_and_not_durable_and_keeps_its
 ) -> None:
     """As a managed service that renames or denies ``CONFIG``: here an ACL user without it."""
     with RedisProcess(tmp_path / "redis", port=0, appendonly=True) as server:
-        admin = redis.Redis.from_url(server.url)
-        admin.acl_setuser(
-            "exporter",
-            enabled=True,
-            passwords=["+s3cret-pw"],
-            keys=["*"],
-            channels=["*"],
-            categories=["+@all"],
-            commands=["-config"],
-        )
-        admin.close()
-        url = f"redis://exporter:s3cret-pw@127.0.0.1:{server.port}/0"
+        url = _exporter_user(server, "s3cret-pw", ["-config"])
         text, log = _scrape_once(tmp_path, url)
     assert _persistence(parse(text), f"127.0.0.1:{server.port}") == (1.0, "unknown", 0.0, 0.0)
     assert "s3cret" not in text and "exporter:" not in text
@@ -407,19 +413,8 @@ def test_a_persistence_reading_that_fails_leaves_its_families_out_not_the_scrape
     """``INFO persistence`` refused (``INFO server``, which the stores ask, allowed):
     everything else is still exported; the failure is logged once."""
     with RedisProcess(tmp_path / "redis", port=0, appendonly=True) as server:
-        admin = redis.Redis.from_url(server.url)
-        admin.acl_setuser(
-            "exporter",
-            enabled=True,
-            passwords=["+pw"],
-            keys=["*"],
-            channels=["*"],
-            categories=["+@all"],
-            commands=["-info", "+info|server"],
-        )
-        admin.close()
         env = destinations_env(
-            tmp_path, f"redis://exporter:pw@127.0.0.1:{server.port}/0", "brand-a"
+            tmp_path, _exporter_user(server, "pw", ["-info", "+info|server"]), "brand-a"
         )
         proc = Exporter(env, tmp_path / "metrics.log")
         try:
